@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Durations, sizes and small string helpers shared by every part. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define USEC_PER_MSEC 1000ULL
+#define USEC_PER_SEC 1000000ULL
+
+/* "250ms", "5s", "1.5s", "10m", "1h" -> microseconds. A bare number is an
+ * error (the unit is never guessed). Returns 0 or -EINVAL / -ERANGE. */
+int sg_parse_duration(const char *text, uint64_t *usec);
+
+/* "50M", "4K", "1G" (powers of 1024) or a plain count -> value.
+ * Returns 0 or -EINVAL / -ERANGE. */
+int sg_parse_size(const char *text, uint64_t *value);
+
+/* Formats a duration the shortest exact way: "250ms", "5s", "1.5s", "10m".
+ * Always NUL-terminates; returns buf. */
+char *sg_format_duration(uint64_t usec, char *buf, size_t len);
+
+/* Copies at most len-1 bytes and always NUL-terminates (len > 0).
+ * Returns the length of src, like strlcpy, so truncation is visible. */
+size_t sg_strlcpy(char *dst, const char *src, size_t len);
+
+/* Monotonic time in microseconds. */
+uint64_t sg_now_usec(void);
