@@ -67,7 +67,8 @@ enum sg_step_kind {
 	SG_STEP_HOOK,
 };
 
-#define SG_IOMAX_UNSET UINT64_MAX
+#define SG_IOMAX_UNSET UINT64_MAX     /* key not given: leave that limit as it is */
+#define SG_IOMAX_MAX (UINT64_MAX - 1) /* KEY=max: remove that limit ("max" in io.max) */
 
 struct sg_step {
 	enum sg_step_kind kind;
@@ -81,7 +82,7 @@ struct sg_step {
 
 struct sg_hook {
 	char name[SG_NAME_MAX];
-	char path[SG_PATH_MAX];
+	char path[SG_PATH_MAX];  /* absolute: a relative one is resolved at load */
 	int line;
 };
 

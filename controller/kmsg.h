@@ -50,6 +50,7 @@ struct sg_kmsg_reader {
 	uint64_t records;          /* kernel-facility records read */
 	char buf[SG_KMSG_RECORD_MAX + 1];
 	size_t buf_len;            /* bytes pending in buf (stream mode) */
+	bool skip_line;            /* stream mode: dropping the rest of an over-long line */
 	char pending[1024];        /* a continuation being joined ('c' then '+') */
 	size_t pending_len;
 	bool pending_active;

@@ -17,7 +17,8 @@ struct sg_psi {
 };
 
 /* Parses the text of a *.pressure file. Returns 0, or -EINVAL when the text
- * has no valid `some` line (a truncated or garbled file). */
+ * has no valid `some` line, or a `full` line that is not valid (a truncated
+ * or garbled file). */
 int sg_psi_parse(const char *buf, size_t len, struct sg_psi *out);
 
 /* pread()s an open pressure file from offset 0 and parses it. */

@@ -3,6 +3,7 @@
  * pread; buffers are allocated in sg_sampler_new, never in a tick. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -13,12 +14,15 @@ struct sg_sampler;
 
 struct sg_sampler_paths {
 	const char *proc;       /* "/proc" */
-	const char *sys_block;  /* "/sys/block" */
 	const char *cgroup;     /* the cgroup2 mount, "" when none */
 };
 
+/* Opens every file the signals need. Job I/O rates are read only for jobs a
+ * rule tests them on, unless every_signal is set (`stallguard signals`).
+ * Missing files are not errors: their signals stay NaN, and start-up logs
+ * why once. Returns 0 or -ENOMEM. */
 int sg_sampler_new(struct sg_sampler **out, const struct sg_config *cfg, const struct sg_signal_table *tab,
-		   const struct sg_sampler_paths *paths);
+		   const struct sg_sampler_paths *paths, bool every_signal);
 void sg_sampler_free(struct sg_sampler *sampler);
 
 /* Reads every signal at now_usec into sample->values (rates and stalls over

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* One log line per decision and per kernel event, with journal fields and a
+ * fixed MESSAGE_ID per kind (docs/logging.md lists them). */
+#pragma once
+
+#include "config.h"
+#include "kmsg.h"
+#include "policy.h"
+
+#define SG_MESSAGE_ID_APPLY "4a023e1d91f84420b9b63caa3ea80c2d"
+#define SG_MESSAGE_ID_REVERT "07752e89aeaf47b992e0e54a3f5d07db"
+#define SG_MESSAGE_ID_BLOCKED "0996a5a36cc9437fa8d462ae582fb03d"
+#define SG_MESSAGE_ID_KERNEL_EVENT "fd62da1504b141a487dcf2bc565306ab"
+
+/* "io-storm: would apply "ionice idle" to job backup: psi.io.full.avg10=34.2>=20 for 5.0s" */
+void sg_format_decision(const struct sg_config *cfg, const struct sg_decision *decision, char *buf, size_t len);
+void sg_log_decision(const struct sg_config *cfg, const struct sg_decision *decision);
+void sg_log_kernel_event(const struct sg_kmsg_event_info *ev, const struct sg_kmsg_record *rec);

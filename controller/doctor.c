@@ -1,0 +1,617 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* `stallguard doctor`: checks the host's safety net (PSI, lockup and hung task
+ * detectors, the kernel log) and what the guardian can do here (PSI trigger
+ * windows, cgroup layout, BTF, disk schedulers). Every file is read below a
+ * root so fixture trees can stand in for a host. Not a tick path: plain
+ * open/scandir are fine. */
+#include "doctor.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "psi.h"
+#include "units.h"
+
+#define CAP_SYS_RESOURCE_BIT 24
+
+struct doctor {
+	const char *root;  /* without trailing slashes: "" for "/" */
+	size_t root_len;
+	struct sg_doctor_report *report;
+	size_t dropped;    /* findings that did not fit */
+	enum sg_severity dropped_worst;
+};
+
+static void add(struct doctor *d, enum sg_severity sev, const char *area, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void add(struct doctor *d, enum sg_severity sev, const char *area, const char *fmt, ...)
+{
+	struct sg_doctor_report *r = d->report;
+	struct sg_finding *f;
+	va_list ap;
+
+	if (r->count == SG_DOCTOR_MAX_FINDINGS) {
+		d->dropped++;
+		if (sev > d->dropped_worst)
+			d->dropped_worst = sev;
+		return;
+	}
+	f = &r->findings[r->count++];
+	f->severity = sev;
+	sg_strlcpy(f->area, area, sizeof(f->area));
+	va_start(ap, fmt);
+	vsnprintf(f->text, sizeof(f->text), fmt, ap);
+	va_end(ap);
+}
+
+/* The last slot gives way to a count of what was left out, so a severe
+ * finding among the dropped ones still makes the report severe. */
+static void finish(struct doctor *d)
+{
+	struct sg_finding *last;
+
+	if (!d->dropped)
+		return;
+	last = &d->report->findings[SG_DOCTOR_MAX_FINDINGS - 1];
+	if (last->severity > d->dropped_worst)
+		d->dropped_worst = last->severity;
+	last->severity = d->dropped_worst;
+	sg_strlcpy(last->area, "doctor", sizeof(last->area));
+	snprintf(last->text, sizeof(last->text),
+		 "%zu more findings not shown (the worst of them is %s)", d->dropped + 1,
+		 sg_severity_name(d->dropped_worst));
+}
+
+/* base + "/" + rel into buf (PATH_MAX). Returns 0 or -ENAMETOOLONG. */
+static int path_join(char *buf, const char *base, size_t base_len, const char *rel)
+{
+	int n = snprintf(buf, PATH_MAX, "%.*s/%s", (int)base_len, base, rel);
+
+	return n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* root + "/" + rel. */
+static int join(const struct doctor *d, const char *rel, char *buf)
+{
+	return path_join(buf, d->root, d->root_len, rel);
+}
+
+/* Reads at most size-1 bytes of a small file, NUL-terminates and cuts
+ * trailing whitespace. Returns the length or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+	size_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (n < size - 1) {
+		ssize_t r = read(fd, buf + n, size - 1 - n);
+
+		if (r < 0) {
+			int err = errno;
+
+			if (err == EINTR)
+				continue;
+			close(fd);
+			return -err;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		n--;
+	buf[n] = '\0';
+	return (ssize_t)n;
+}
+
+static ssize_t read_rel(const struct doctor *d, const char *rel, char *buf, size_t size)
+{
+	char path[PATH_MAX];
+	int err = join(d, rel, path);
+
+	return err < 0 ? err : read_small(path, buf, size);
+}
+
+/* A sysctl holding one integer. Returns 0, -errno, or -EINVAL if it is not one. */
+static int read_long(const struct doctor *d, const char *rel, long *value)
+{
+	char buf[64], *end;
+	ssize_t n = read_rel(d, rel, buf, sizeof(buf));
+
+	if (n < 0)
+		return (int)n;
+	errno = 0;
+	*value = strtol(buf, &end, 10);
+	if (end == buf || *end != '\0' || errno)
+		return -EINVAL;
+	return 0;
+}
+
+/* Reads proc/sys/kernel/NAME; on an error other than absence, reports it as
+ * a warning. Returns 0 when *value holds the knob, -ENOENT when it is
+ * absent, another -errno when it was reported. */
+static int knob(struct doctor *d, const char *area, const char *name, long *value)
+{
+	char rel[128];
+	int err;
+
+	snprintf(rel, sizeof(rel), "proc/sys/kernel/%s", name);
+	err = read_long(d, rel, value);
+	if (err < 0 && err != -ENOENT)
+		add(d, SG_SEV_WARNING, area, "cannot read kernel.%s: %s", name, strerror(-err));
+	return err;
+}
+
+static void check_psi(struct doctor *d)
+{
+	static const char *const resources[] = { "cpu", "io", "memory" };
+	int errs[3];
+	bool was_read[3];
+	size_t missing = 0, bad = 0;
+
+	for (size_t i = 0; i < 3; i++) {
+		char rel[64], buf[512];
+		struct sg_psi psi;
+		ssize_t n;
+
+		snprintf(rel, sizeof(rel), "proc/pressure/%s", resources[i]);
+		n = read_rel(d, rel, buf, sizeof(buf));
+		was_read[i] = n >= 0;
+		if (n >= 0) {
+			/* read_small cut the final newline the parser wants. */
+			buf[n] = '\n';
+			n = sg_psi_parse(buf, (size_t)n + 1, &psi);
+		}
+		errs[i] = n < 0 ? (int)n : 0;
+		missing += errs[i] == -ENOENT;
+		bad += errs[i] != 0;
+	}
+	if (missing == 3) {
+		add(d, SG_SEV_SEVERE, "psi",
+		    "PSI is off: boot with psi=1 (CONFIG_PSI_DEFAULT_DISABLED); without it "
+		    "no psi.* signal exists and no trigger wakes the guardian");
+		return;
+	}
+	if (!bad) {
+		add(d, SG_SEV_OK, "psi", "PSI is on: cpu, io and memory pressure are readable");
+		return;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		if (errs[i] == -ENOENT)
+			add(d, SG_SEV_SEVERE, "psi",
+			    "proc/pressure/%s is missing: psi.%s signals do not exist on this "
+			    "kernel", resources[i], resources[i]);
+		else if (errs[i] < 0 && was_read[i])
+			add(d, SG_SEV_WARNING, "psi",
+			    "proc/pressure/%s holds text that is not PSI: psi.%s signals will fail",
+			    resources[i], resources[i]);
+		else if (errs[i] < 0)
+			add(d, SG_SEV_WARNING, "psi",
+			    "proc/pressure/%s is unreadable (%s): psi.%s signals will fail",
+			    resources[i], strerror(-errs[i]), resources[i]);
+	}
+}
+
+/* Whether the CapEff line of a /proc/PID/status text has bit cap set.
+ * Returns 1, 0, or -EINVAL when there is no valid CapEff line. */
+static int capeff_has(const char *buf, size_t len, unsigned cap)
+{
+	static const char key[] = "CapEff:";
+	const char *p = buf, *end = buf + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+
+		if ((size_t)(eol - p) > sizeof(key) - 1 && memcmp(p, key, sizeof(key) - 1) == 0) {
+			unsigned long long mask = 0;
+			size_t digits = 0;
+
+			p += sizeof(key) - 1;
+			while (p < eol && (*p == ' ' || *p == '\t'))
+				p++;
+			for (; p < eol; p++, digits++) {
+				int v;
+
+				if (*p >= '0' && *p <= '9')
+					v = *p - '0';
+				else if (*p >= 'a' && *p <= 'f')
+					v = *p - 'a' + 10;
+				else
+					return -EINVAL;
+				if (digits == 16)
+					return -EINVAL;
+				mask = mask << 4 | (unsigned)v;
+			}
+			if (!digits)
+				return -EINVAL;
+			return (int)(mask >> cap & 1);
+		}
+		p = eol + 1;
+	}
+	return -EINVAL;
+}
+
+static void check_triggers(struct doctor *d)
+{
+	char path[PATH_MAX], status[4096];
+	uint64_t window = 0;
+	ssize_t n;
+	int fd, cap;
+
+	if (join(d, "proc/pressure/io", path) < 0) {
+		add(d, SG_SEV_WARNING, "psi-trigger", "PSI triggers unavailable (%s): "
+		    "the guardian polls every interval", strerror(ENAMETOOLONG));
+		return;
+	}
+	fd = sg_psi_trigger_arm(path, false, 10.0, &window);
+	if (fd < 0) {
+		add(d, SG_SEV_WARNING, "psi-trigger",
+		    "PSI triggers unavailable (%s): the guardian polls every interval",
+		    strerror(-fd));
+		return;
+	}
+	close(fd);
+	if (window == SG_PSI_WINDOW_FAST_USEC) {
+		add(d, SG_SEV_OK, "psi-trigger", "PSI triggers armed with 500 ms windows");
+		return;
+	}
+	/* The capability belongs to this process, whatever root is. */
+	n = read_small("/proc/self/status", status, sizeof(status));
+	cap = n < 0 ? (int)n : capeff_has(status, (size_t)n, CAP_SYS_RESOURCE_BIT);
+	if (cap == 0)
+		add(d, SG_SEV_WARNING, "psi-trigger",
+		    "this process lacks CAP_SYS_RESOURCE: PSI triggers use 2 s windows (a stall "
+		    "wakes the guardian within 2 s, not 500 ms); run as the shipped service");
+	else if (cap == 1)
+		add(d, SG_SEV_WARNING, "psi-trigger",
+		    "PSI triggers use 2 s windows although this process holds CAP_SYS_RESOURCE: "
+		    "the kernel refused 500 ms, so a stall wakes the guardian within 2 s");
+	else
+		add(d, SG_SEV_WARNING, "psi-trigger",
+		    "PSI triggers use 2 s windows (a stall wakes the guardian within 2 s, not "
+		    "500 ms); CapEff in /proc/self/status unreadable: %s", strerror(-cap));
+}
+
+/* Whether the space-separated list has word. */
+static bool has_word(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static void check_cgroup(struct doctor *d)
+{
+	char root[PATH_MAX], unified[PATH_MAX], path[PATH_MAX], ctrl[512];
+	enum sg_cgroup_layout layout;
+	struct stat st;
+	bool io, blkio;
+	int err;
+
+	if (join(d, "sys/fs/cgroup", root) < 0 || join(d, "sys/fs/cgroup/blkio", path) < 0) {
+		add(d, SG_SEV_SEVERE, "cgroup", "cannot inspect cgroups: %s",
+		    strerror(ENAMETOOLONG));
+		return;
+	}
+	blkio = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	err = sg_cgroup_detect(root, &layout, unified, sizeof(unified));
+	if (err < 0) {
+		add(d, SG_SEV_SEVERE, "cgroup", "cannot inspect %s: %s: freeze, io.max and "
+		    "per-job PSI are unknown", root, strerror(-err));
+		return;
+	}
+	switch (layout) {
+	case SG_CGROUP_NONE:
+		add(d, SG_SEV_SEVERE, "cgroup",
+		    "layout none: no cgroup hierarchy at %s: no io.max, no per-job PSI, freeze "
+		    "falls back to SIGSTOP; mount cgroup2 there", root);
+		return;
+	case SG_CGROUP_LEGACY:
+		add(d, SG_SEV_WARNING, "cgroup",
+		    "layout legacy (cgroup v1 only): no per-job PSI and no cgroup.kill; freeze "
+		    "via the v1 freezer, throttling via v1 blkio; boot with "
+		    "systemd.unified_cgroup_hierarchy=1");
+		return;
+	case SG_CGROUP_UNIFIED:
+	case SG_CGROUP_HYBRID:
+		break;
+	}
+	if (path_join(path, unified, strlen(unified), "cgroup.controllers") < 0 ||
+	    read_small(path, ctrl, sizeof(ctrl)) <= 0)
+		sg_strlcpy(ctrl, "none", sizeof(ctrl));
+	io = has_word(ctrl, "io");
+	if (layout == SG_CGROUP_UNIFIED) {
+		if (io)
+			add(d, SG_SEV_OK, "cgroup",
+			    "layout unified at %s (controllers: %s): freeze, kill, per-job PSI "
+			    "and io.max all work", unified, ctrl);
+		else
+			add(d, SG_SEV_WARNING, "cgroup", "layout unified at %s (controllers: %s): "
+			    "freeze, kill and per-job PSI work; io.max does not: enable the io "
+			    "controller", unified, ctrl);
+		return;
+	}
+	if (io)
+		add(d, SG_SEV_INFO, "cgroup", "layout hybrid, cgroup2 at %s (controllers: %s): "
+		    "freeze, kill, per-job PSI and io.max work through it", unified, ctrl);
+	else if (blkio)
+		add(d, SG_SEV_INFO, "cgroup", "layout hybrid, cgroup2 at %s (controllers: %s): "
+		    "freeze, kill and per-job PSI work through it but io.max does not; throttling "
+		    "uses v1 blkio", unified, ctrl);
+	else
+		add(d, SG_SEV_WARNING, "cgroup", "layout hybrid, cgroup2 at %s (controllers: %s): "
+		    "freeze, kill and per-job PSI work through it; no io controller and no v1 "
+		    "blkio: io.max steps cannot work", unified, ctrl);
+}
+
+static void check_btf(struct doctor *d)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (join(d, "sys/kernel/btf/vmlinux", path) == 0 && stat(path, &st) == 0)
+		add(d, SG_SEV_OK, "btf", "kernel BTF present: the BPF flight recorder can run");
+	else
+		add(d, SG_SEV_WARNING, "btf", "no kernel BTF: the BPF flight recorder cannot run; "
+		    "captures will lack off-CPU stacks");
+}
+
+static void check_lockup(struct doctor *d)
+{
+	long value;
+	int err = knob(d, "lockup", "watchdog", &value);
+
+	if (err == -ENOENT)
+		add(d, SG_SEV_WARNING, "lockup", "no kernel.watchdog: this kernel has no lockup "
+		    "detector (CONFIG_SOFTLOCKUP_DETECTOR), so kmsg.soft_lockup never fires");
+	else if (err == 0 && value == 0)
+		add(d, SG_SEV_WARNING, "lockup", "soft and hard lockup detectors are off: "
+		    "`sysctl kernel.watchdog=1`");
+	else if (err == 0)
+		add(d, SG_SEV_OK, "lockup",
+		    "soft and hard lockup detectors are on (kernel.watchdog=1)");
+
+	if (knob(d, "lockup", "soft_watchdog", &value) == 0 && value == 0)
+		add(d, SG_SEV_WARNING, "lockup", "soft lockup detector is off: "
+		    "`sysctl kernel.soft_watchdog=1`");
+
+	if (knob(d, "lockup", "watchdog_thresh", &value) == 0) {
+		if (value > 0)
+			add(d, SG_SEV_INFO, "lockup", "soft lockups reported after %ld s "
+			    "(2 x kernel.watchdog_thresh %ld)", 2 * value, value);
+		else
+			add(d, SG_SEV_WARNING, "lockup", "kernel.watchdog_thresh is 0: lockup "
+			    "detectors are off; `sysctl kernel.watchdog_thresh=10`");
+	}
+
+	if (knob(d, "lockup", "softlockup_panic", &value) == 0) {
+		if (value)
+			add(d, SG_SEV_WARNING, "lockup", "kernel.softlockup_panic=1: a soft lockup "
+			    "panics the host before the guardian can act or capture; "
+			    "`sysctl kernel.softlockup_panic=0` unless a panic is the policy");
+		else
+			add(d, SG_SEV_OK, "lockup", "a soft lockup is reported, not a panic");
+	}
+}
+
+static void check_hung_task(struct doctor *d)
+{
+	long value;
+	int err = knob(d, "hung-task", "hung_task_timeout_secs", &value);
+
+	if (err == -ENOENT) {
+		add(d, SG_SEV_INFO, "hung-task", "hung task detector not built "
+		    "(CONFIG_DETECT_HUNG_TASK): kmsg.hung_task never fires");
+		return;
+	}
+	if (err == 0) {
+		if (value == 0)
+			add(d, SG_SEV_WARNING, "hung-task", "hung task detector off: "
+			    "`sysctl kernel.hung_task_timeout_secs=120`");
+		else
+			add(d, SG_SEV_OK, "hung-task", "tasks blocked for %ld s are reported",
+			    value);
+	}
+
+	if (knob(d, "hung-task", "hung_task_warnings", &value) < 0)
+		return;
+	if (value == 0)
+		add(d, SG_SEV_SEVERE, "hung-task", "hung task reports exhausted: the kernel has "
+		    "stopped reporting hung tasks; `sysctl kernel.hung_task_warnings=-1`");
+	else if (value < 0)
+		add(d, SG_SEV_OK, "hung-task", "hung task reports are unlimited "
+		    "(kernel.hung_task_warnings=-1)");
+	else
+		add(d, SG_SEV_INFO, "hung-task",
+		    "%ld more hung task reports before the kernel goes silent; consider "
+		    "`sysctl kernel.hung_task_warnings=-1`", value);
+}
+
+static void check_kmsg(struct doctor *d)
+{
+	char path[PATH_MAX];
+	int fd = join(d, "dev/kmsg", path);
+
+	if (fd == 0) {
+		fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
+	}
+	if (fd < 0) {
+		add(d, SG_SEV_WARNING, "kmsg",
+		    "cannot read %.*s/dev/kmsg (%s): kmsg.* events never fire; run as root "
+		    "(CAP_SYSLOG)", (int)d->root_len, d->root, strerror(-fd));
+		return;
+	}
+	close(fd);
+	add(d, SG_SEV_OK, "kmsg", "kernel log readable at %s", path);
+}
+
+static int not_dot(const struct dirent *e)
+{
+	return e->d_name[0] != '.';
+}
+
+/* A /sys/block entry is a symlink into sys/devices; loop, ram, zram, dm
+ * and md devices live under devices/virtual. */
+static bool is_virtual(const char *path)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return strstr(target, "devices/virtual/") != NULL;
+}
+
+/* The scheduler in use: the bracketed word, or the only word when the
+ * queue cannot have one ("none"). Returns false when there is neither. */
+static bool active_scheduler(const char *text, char *out, size_t len)
+{
+	const char *open_br = strchr(text, '['), *close_br;
+
+	if (open_br) {
+		close_br = strchr(open_br, ']');
+		if (!close_br || close_br == open_br + 1 || (size_t)(close_br - open_br) > len)
+			return false;
+		memcpy(out, open_br + 1, (size_t)(close_br - open_br - 1));
+		out[close_br - open_br - 1] = '\0';
+		return true;
+	}
+	if (!*text || strchr(text, ' ') || strlen(text) >= len)
+		return false;
+	sg_strlcpy(out, text, len);
+	return true;
+}
+
+/* entry is root/sys/block/DEV. */
+static void check_disk(struct doctor *d, const char *entry, const char *dev)
+{
+	char path[PATH_MAX], text[256], sched[64];
+	ssize_t n = path_join(path, entry, strlen(entry), "queue/scheduler");
+
+	if (n == 0)
+		n = read_small(path, text, sizeof(text));
+	if (n < 0) {
+		add(d, SG_SEV_INFO, "disk",
+		    "%s: no I/O scheduler to read (%s): ionice effect unknown",
+		    dev, strerror((int)-n));
+		return;
+	}
+	if (!active_scheduler(text, sched, sizeof(sched))) {
+		add(d, SG_SEV_INFO, "disk",
+		    "%s: unrecognised queue/scheduler \"%s\": ionice effect unknown", dev, text);
+		return;
+	}
+	if (!strcmp(sched, "none") || !strcmp(sched, "kyber") || !strcmp(sched, "noop"))
+		add(d, SG_SEV_WARNING, "disk", "ionice steps mean nothing on %s (scheduler %s); "
+		    "use io.max or switch to bfq", dev, sched);
+	else if (!strcmp(sched, "mq-deadline"))
+		add(d, SG_SEV_INFO, "disk", "%s: mq-deadline honours ionice classes, not levels; "
+		    "buffered writeback is issued by flusher threads so ionice barely slows a "
+		    "buffered writer", dev);
+	else if (!strcmp(sched, "bfq") || !strcmp(sched, "cfq"))
+		add(d, SG_SEV_OK, "disk", "%s: %s honours ionice classes and levels", dev, sched);
+	else
+		add(d, SG_SEV_INFO, "disk", "%s: scheduler %s: ionice effect unknown; bfq honours "
+		    "it", dev, sched);
+}
+
+static void check_disks(struct doctor *d)
+{
+	char block[PATH_MAX], path[PATH_MAX];
+	struct dirent **names;
+	size_t disks = 0;
+	int n;
+
+	if (join(d, "sys/block", block) < 0) {
+		add(d, SG_SEV_WARNING, "disk", "cannot list sys/block: %s", strerror(ENAMETOOLONG));
+		return;
+	}
+	n = scandir(block, &names, not_dot, versionsort);
+	if (n < 0) {
+		add(d, SG_SEV_WARNING, "disk", "cannot list %s (%s): disk schedulers unchecked",
+		    block, strerror(errno));
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		if (path_join(path, block, strlen(block), names[i]->d_name) < 0) {
+			add(d, SG_SEV_INFO, "disk", "%s: path too long: ionice effect unknown",
+			    names[i]->d_name);
+			disks++;
+		} else if (!is_virtual(path)) {
+			check_disk(d, path, names[i]->d_name);
+			disks++;
+		}
+		free(names[i]);
+	}
+	free(names);
+	if (!disks)
+		add(d, SG_SEV_INFO, "disk",
+		    "no physical disks under %s: ionice and io.max steps have nothing to act on",
+		    block);
+}
+
+void sg_doctor_run(const char *root, bool arm_triggers, struct sg_doctor_report *report)
+{
+	struct doctor d = { .root = root, .root_len = strlen(root), .report = report };
+
+	while (d.root_len > 0 && root[d.root_len - 1] == '/')
+		d.root_len--;
+	report->count = 0;
+	check_psi(&d);
+	if (arm_triggers)
+		check_triggers(&d);
+	check_cgroup(&d);
+	check_btf(&d);
+	check_lockup(&d);
+	check_hung_task(&d);
+	check_kmsg(&d);
+	check_disks(&d);
+	finish(&d);
+}
+
+const char *sg_severity_name(enum sg_severity severity)
+{
+	switch (severity) {
+	case SG_SEV_OK: return "ok";
+	case SG_SEV_INFO: return "info";
+	case SG_SEV_WARNING: return "warning";
+	case SG_SEV_SEVERE: break;
+	}
+	return "severe";
+}
+
+void sg_doctor_print(const struct sg_doctor_report *report, FILE *out)
+{
+	for (size_t i = 0; i < report->count; i++) {
+		const struct sg_finding *f = &report->findings[i];
+
+		fprintf(out, "%-8s %s: %s\n", sg_severity_name(f->severity), f->area, f->text);
+	}
+}
+
+bool sg_doctor_severe(const struct sg_doctor_report *report)
+{
+	for (size_t i = 0; i < report->count; i++)
+		if (report->findings[i].severity == SG_SEV_SEVERE)
+			return true;
+	return false;
+}

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The guardian loop. One timer drives the tick; PSI trigger fds and the
+ * kernel log wake it sooner; SIGTERM/SIGINT stop it; SIGHUP reloads.
+ *
+ * Everything a tick touches is built at start (or reload) into a
+ * `generation`: config, signal table, sampler, policy, the sample buffer and
+ * the decision buffer. A tick reads, decides and logs; it allocates nothing. */
+#include "loop.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "cgroup.h"
+#include "config.h"
+#include "decision_log.h"
+#include "diskstats.h"
+#include "kmsg.h"
+#include "log.h"
+#include "psi.h"
+#include "policy.h"
+#include "sampler.h"
+#include "signals.h"
+#include "triggers.h"
+#include "units.h"
+
+struct generation {
+	struct sg_config cfg;
+	struct sg_signal_table tab;
+	struct sg_sampler *sampler;
+	struct sg_policy *policy;
+	struct sg_sample sample;
+	struct sg_decision *decisions;
+	struct sg_triggers triggers;
+	sd_event_source *trigger_sources[SG_TRIGGER_MAX];
+	bool forced_dry_run; /* neither the config nor --dry-run asked for it */
+};
+
+struct guardian {
+	const struct sg_run_options *options;
+	sd_event *event;
+	sd_event_source *timer;
+	sd_event_source *kmsg_source;
+	struct sg_kmsg_reader kmsg;
+	uint32_t pending_events[SG_EV_COUNT];
+	struct generation *gen;
+	char cgroup_root[SG_PATH_MAX];
+	uint64_t next_tick;
+	uint64_t ticks;
+};
+
+static double uptime_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_kernel_event(const struct sg_kmsg_event_info *ev, const struct sg_kmsg_record *rec, void *userdata)
+{
+	(void)userdata;
+	sg_log_kernel_event(ev, rec);
+}
+
+static void generation_free(struct generation *gen)
+{
+	if (!gen)
+		return;
+	for (size_t i = 0; i < gen->triggers.count; i++)
+		sd_event_source_disable_unref(gen->trigger_sources[i]);
+	sg_triggers_close(&gen->triggers);
+	sg_policy_free(gen->policy);
+	sg_sampler_free(gen->sampler);
+	free(gen->sample.values);
+	free(gen->decisions);
+	sg_config_free(&gen->cfg);
+	free(gen);
+}
+
+static int print_config_errors(const struct sg_config_errors *errors)
+{
+	for (size_t i = 0; i < errors->count; i++)
+		sg_log(LOG_ERR, "%s", errors->lines[i]);
+	return -EINVAL;
+}
+
+/* Loads the config and builds everything a tick needs. */
+static int generation_new(struct guardian *g, struct generation **out)
+{
+	struct generation *gen = calloc(1, sizeof(*gen));
+	struct sg_config_errors errors = { 0 };
+	char disks[SG_DISK_MAX][SG_DISK_NAME_MAX];
+	int r;
+
+	if (!gen)
+		return -ENOMEM;
+	r = sg_config_load(g->options->config_path, &gen->cfg, &errors);
+	if (r < 0) {
+		print_config_errors(&errors);
+		sg_config_errors_free(&errors);
+		free(gen);
+		return r;
+	}
+	/* Acting on the system is not part of this build: every decision is a dry run. */
+	gen->forced_dry_run = !gen->cfg.dry_run && !g->options->dry_run;
+	gen->cfg.dry_run = true;
+	size_t ndisks = sg_disks_discover("/sys/block", disks, SG_DISK_MAX);
+	r = sg_signal_table_init(&gen->tab, &gen->cfg, (const char(*)[SG_DISK_NAME_MAX])disks, ndisks);
+	if (r < 0)
+		goto fail;
+	for (size_t d = ndisks; d < gen->tab.ndisks; d++)
+		sg_log(LOG_WARNING, "disk %s is named by a rule but is not a whole disk on this host: its signals "
+				    "stay unavailable", gen->tab.disks[d]);
+	gen->sample.nvalues = gen->tab.nslots;
+	gen->sample.values = calloc(gen->tab.nslots, sizeof(double));
+	gen->decisions = calloc(gen->cfg.nrules ? gen->cfg.nrules : 1, sizeof(*gen->decisions));
+	if (!gen->sample.values || !gen->decisions) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	struct sg_sampler_paths paths = { .proc = "/proc", .cgroup = g->cgroup_root };
+	r = sg_sampler_new(&gen->sampler, &gen->cfg, &gen->tab, &paths, false);
+	if (r < 0)
+		goto fail;
+	r = sg_policy_new(&gen->policy, &gen->cfg, &gen->tab);
+	if (r < 0)
+		goto fail;
+	sg_triggers_plan(&gen->cfg, "/proc", g->cgroup_root, &gen->triggers);
+	*out = gen;
+	return 0;
+fail:
+	generation_free(gen);
+	return r;
+}
+
+static void tick(struct guardian *g, uint64_t now, double lag_ms)
+{
+	struct generation *gen = g->gen;
+
+	if (g->kmsg.fd >= 0 && g->kmsg.is_regular)
+		sg_kmsg_drain(&g->kmsg, uptime_seconds(), g->pending_events, on_kernel_event, g);
+	sg_sampler_read(gen->sampler, now, lag_ms, &gen->sample);
+	memcpy(gen->sample.events, g->pending_events, sizeof(g->pending_events));
+	memset(g->pending_events, 0, sizeof(g->pending_events));
+	size_t n = sg_policy_tick(gen->policy, &gen->cfg, &gen->sample, gen->decisions, gen->cfg.nrules);
+	for (size_t i = 0; i < n; i++)
+		sg_log_decision(&gen->cfg, &gen->decisions[i]);
+	g->ticks++;
+}
+
+static int on_timer(sd_event_source *source, uint64_t usec, void *userdata)
+{
+	struct guardian *g = userdata;
+	uint64_t now = sg_now_usec();
+	uint64_t interval = g->gen->cfg.interval_usec;
+
+	(void)usec;
+	tick(g, now, now > g->next_tick ? (double)(now - g->next_tick) / 1000.0 : 0);
+	g->next_tick += interval;
+	if (g->next_tick <= now)
+		g->next_tick = now + interval; /* ticks missed: do not run them in a burst */
+	sd_event_source_set_time(source, g->next_tick);
+	sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+static int on_trigger(sd_event_source *source, int fd, uint32_t revents, void *userdata)
+{
+	struct guardian *g = userdata;
+
+	(void)fd;
+	if (revents & (EPOLLERR | EPOLLHUP)) {
+		sg_log(LOG_WARNING, "a PSI trigger went away (its cgroup was removed): polling it every tick");
+		sd_event_source_set_enabled(source, SD_EVENT_OFF);
+		return 0;
+	}
+	tick(g, sg_now_usec(), 0);
+	return 0;
+}
+
+static int on_kmsg(sd_event_source *source, int fd, uint32_t revents, void *userdata)
+{
+	struct guardian *g = userdata;
+	uint32_t before = 0, after = 0;
+
+	(void)source;
+	(void)fd;
+	(void)revents;
+	for (int e = 0; e < SG_EV_COUNT; e++)
+		before += g->pending_events[e];
+	int r = sg_kmsg_drain(&g->kmsg, uptime_seconds(), g->pending_events, on_kernel_event, g);
+	if (r < 0) {
+		sg_log_errno(LOG_ERR, r, "reading the kernel log failed: it is no longer watched");
+		sd_event_source_set_enabled(g->kmsg_source, SD_EVENT_OFF);
+		return 0;
+	}
+	for (int e = 0; e < SG_EV_COUNT; e++)
+		after += g->pending_events[e];
+	/* A kernel event decides now, not at the next tick. */
+	if (after > before)
+		tick(g, sg_now_usec(), 0);
+	return 0;
+}
+
+static int attach_triggers(struct guardian *g, struct generation *gen)
+{
+	size_t armed = sg_triggers_arm(&gen->triggers);
+
+	for (size_t i = 0; i < gen->triggers.count; i++) {
+		if (gen->triggers.items[i].fd < 0)
+			continue;
+		int r = sd_event_add_io(g->event, &gen->trigger_sources[i], gen->triggers.items[i].fd, EPOLLPRI,
+					on_trigger, g);
+		if (r < 0)
+			return sg_log_errno(LOG_ERR, r, "cannot watch PSI trigger %s", gen->triggers.items[i].path);
+	}
+	if (gen->triggers.count)
+		sg_log(LOG_INFO, "PSI triggers: %zu of %zu armed%s", armed, gen->triggers.count,
+		       armed && gen->triggers.items[0].window_usec > SG_PSI_WINDOW_FAST_USEC
+			       ? " with 2 s windows (500 ms needs CAP_SYS_RESOURCE)"
+			       : "");
+	return 0;
+}
+
+static void announce(const struct generation *gen)
+{
+	char interval[32];
+
+	sg_log(LOG_INFO, "stallguard %s: %zu rules, %zu jobs, tick %s%s", SG_VERSION, gen->cfg.nrules, gen->cfg.njobs,
+	       sg_format_duration(gen->cfg.interval_usec, interval, sizeof(interval)),
+	       gen->forced_dry_run ? "" : ", dry-run");
+	if (gen->forced_dry_run)
+		sg_log(LOG_WARNING, "this build decides and logs only: every step is taken in dry-run");
+}
+
+static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct guardian *g = userdata;
+	struct generation *gen;
+
+	(void)source;
+	(void)si;
+	sd_notify(0, "RELOADING=1");
+	sg_log(LOG_INFO, "reloading %s", g->options->config_path);
+	int r = generation_new(g, &gen);
+	if (r < 0) {
+		sg_log(LOG_ERR, "reload refused: the running configuration stays");
+		sd_notify(0, "READY=1");
+		return 0;
+	}
+	sg_policy_carry(gen->policy, &gen->cfg, g->gen->policy, &g->gen->cfg);
+	if (attach_triggers(g, gen) < 0) {
+		generation_free(gen);
+		sg_log(LOG_ERR, "reload refused: the running configuration stays");
+		sd_notify(0, "READY=1");
+		return 0;
+	}
+	generation_free(g->gen);
+	g->gen = gen;
+	announce(gen);
+	sd_notify(0, "READY=1");
+	return 0;
+}
+
+static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct guardian *g = userdata;
+
+	sg_log(LOG_INFO, "%s: stopping after %llu ticks", strsignal((int)si->ssi_signo),
+	       (unsigned long long)g->ticks);
+	return sd_event_exit(sd_event_source_get_event(source), 0);
+}
+
+/* The guardian must keep running on a host that is swapping and saturated. */
+static void harden(void)
+{
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
+		sg_log(LOG_WARNING, "cannot lock memory (%m): the guardian may be paged out under pressure");
+	if (setpriority(PRIO_PROCESS, 0, -10) < 0)
+		sg_log(LOG_WARNING, "cannot raise CPU priority (%m)");
+	/* best-effort class, highest level */
+	if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (2 << 13) | 0) < 0)
+		sg_log(LOG_WARNING, "cannot raise I/O priority (%m)");
+}
+
+int sg_run(const struct sg_run_options *options)
+{
+	struct guardian g = { .options = options };
+	enum sg_cgroup_layout layout;
+	sigset_t mask;
+	int status = 1, r;
+
+	g.kmsg.fd = -1;
+	sg_cgroup_detect("/sys/fs/cgroup", &layout, g.cgroup_root, sizeof(g.cgroup_root));
+	r = generation_new(&g, &g.gen);
+	if (r < 0)
+		return r == -EINVAL ? 2 : 1;
+	announce(g.gen);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+
+	r = sd_event_new(&g.event);
+	if (r < 0) {
+		sg_log_errno(LOG_ERR, r, "cannot create the event loop");
+		goto out;
+	}
+	if (sd_event_add_signal(g.event, NULL, SIGTERM, on_exit_signal, &g) < 0 ||
+	    sd_event_add_signal(g.event, NULL, SIGINT, on_exit_signal, &g) < 0 ||
+	    sd_event_add_signal(g.event, NULL, SIGHUP, on_reload, &g) < 0) {
+		sg_log(LOG_ERR, "cannot watch signals");
+		goto out;
+	}
+	r = sg_kmsg_open(&g.kmsg, g.gen->cfg.kmsg);
+	if (r < 0) {
+		sg_log_errno(LOG_WARNING, r, "cannot open the kernel log %s: kmsg.* conditions cannot hold",
+			     g.gen->cfg.kmsg);
+	} else if (!g.kmsg.is_regular) {
+		r = sd_event_add_io(g.event, &g.kmsg_source, g.kmsg.fd, EPOLLIN, on_kmsg, &g);
+		if (r < 0) {
+			sg_log_errno(LOG_ERR, r, "cannot watch the kernel log");
+			goto out;
+		}
+	}
+	if (attach_triggers(&g, g.gen) < 0)
+		goto out;
+
+	g.next_tick = sg_now_usec();
+	r = sd_event_add_time(g.event, &g.timer, CLOCK_MONOTONIC, g.next_tick, USEC_PER_MSEC, on_timer, &g);
+	if (r < 0) {
+		sg_log_errno(LOG_ERR, r, "cannot arm the tick timer");
+		goto out;
+	}
+	harden();
+	sd_notify(0, "READY=1");
+	r = sd_event_loop(g.event);
+	sd_notify(0, "STOPPING=1");
+	status = r < 0 ? 1 : 0;
+	if (r < 0)
+		sg_log_errno(LOG_ERR, r, "event loop failed");
+out:
+	sd_event_source_disable_unref(g.timer);
+	sd_event_source_disable_unref(g.kmsg_source);
+	generation_free(g.gen);
+	sg_kmsg_close(&g.kmsg);
+	sd_event_unref(g.event);
+	return status;
+}

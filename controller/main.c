@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* stallguard: the command line. Exit 0 success, 1 runtime failure, 2 bad
+ * usage or invalid configuration. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "doctor.h"
+#include "log.h"
+#include "loop.h"
+#include "signals_cmd.h"
+#include "units.h"
+
+#define DEFAULT_CONFIG "/etc/stallguard/stallguard.ini"
+
+static const char usage_text[] =
+	"usage: stallguard COMMAND [OPTIONS]\n"
+	"\n"
+	"  run     [-c FILE] [--dry-run] [--log-level debug|info|warning|error]\n"
+	"                                      watch the host and climb the rules' ladders\n"
+	"  check   [-c FILE]                   validate; print the rules and ladders as understood\n"
+	"  signals [-c FILE] [--json] [--watch SECONDS]\n"
+	"                                      every signal's current value (one sample, or live)\n"
+	"  doctor  [-c FILE]                   check the host's safety net and what the guardian can do here\n"
+	"  --version | --help\n"
+	"\n"
+	"FILE defaults to " DEFAULT_CONFIG ". docs/configuration.md describes it.\n";
+
+enum { OPT_DRY_RUN = 256, OPT_LOG_LEVEL, OPT_JSON, OPT_WATCH };
+
+struct cli {
+	const char *command;
+	const char *config;
+	bool config_given;
+	bool dry_run;
+	bool json;
+	uint64_t watch_usec;
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("stallguard: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\nTry 'stallguard --help'.\n", stderr);
+	return 2;
+}
+
+/* Options each command takes. */
+static bool allowed(const char *command, int opt)
+{
+	switch (opt) {
+	case 'c': return true;
+	case OPT_DRY_RUN: case OPT_LOG_LEVEL: return strcmp(command, "run") == 0;
+	case OPT_JSON: case OPT_WATCH: return strcmp(command, "signals") == 0;
+	}
+	return false;
+}
+
+static int parse_args(int argc, char **argv, struct cli *cli)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "watch", required_argument, NULL, OPT_WATCH },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, level;
+
+	cli->command = argv[1];
+	cli->config = DEFAULT_CONFIG;
+	optind = 2;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:", options, NULL)) != -1) {
+		if (opt == '?')
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		if (opt == ':')
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		if (!allowed(cli->command, opt))
+			return usage_error("option '%s' does not go with this command", argv[optind - 1]);
+		switch (opt) {
+		case 'c':
+			cli->config = optarg;
+			cli->config_given = true;
+			break;
+		case OPT_DRY_RUN:
+			cli->dry_run = true;
+			break;
+		case OPT_LOG_LEVEL:
+			if (sg_log_parse_level(optarg, &level) < 0)
+				return usage_error("bad log level '%s' (debug, info, warning or error)", optarg);
+			sg_log_set_level(level);
+			break;
+		case OPT_JSON:
+			cli->json = true;
+			break;
+		case OPT_WATCH: {
+			char *end;
+			double seconds = strtod(optarg, &end);
+			if (end == optarg || *end || !(seconds >= 0.1 && seconds <= 3600))
+				return usage_error("--watch takes seconds from 0.1 to 3600, not '%s'", optarg);
+			cli->watch_usec = (uint64_t)(seconds * 1e6);
+			break;
+		}
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+/* Loads the config; a missing default file means the defaults for commands
+ * that only look (signals, doctor). Returns 0 or an exit status. */
+static int load_config(const struct cli *cli, bool default_may_be_missing, struct sg_config *cfg)
+{
+	struct sg_config_errors errors = { 0 };
+
+	if (default_may_be_missing && !cli->config_given && access(cli->config, F_OK) < 0 && errno == ENOENT) {
+		sg_config_defaults(cfg);
+		return 0;
+	}
+	int r = sg_config_load(cli->config, cfg, &errors);
+	for (size_t i = 0; i < errors.count; i++)
+		fprintf(stderr, "%s\n", errors.lines[i]);
+	sg_config_errors_free(&errors);
+	if (r == 0)
+		return 0;
+	return r == -EINVAL ? 2 : 1;
+}
+
+static int command_check(const struct cli *cli)
+{
+	struct sg_config cfg;
+	int status = load_config(cli, false, &cfg);
+
+	if (status)
+		return status;
+	sg_config_print(&cfg, stdout);
+	printf("%s: ok\n", cli->config);
+	sg_config_free(&cfg);
+	return 0;
+}
+
+static int command_signals(const struct cli *cli)
+{
+	struct sg_config cfg;
+	int status = load_config(cli, true, &cfg);
+
+	if (status)
+		return status;
+	struct sg_signals_options options = {
+		.json = cli->json,
+		.period_usec = cli->watch_usec ? cli->watch_usec : USEC_PER_SEC,
+		.count = cli->watch_usec ? 0 : 1,
+	};
+	status = sg_signals_command(&cfg, &options, stdout);
+	sg_config_free(&cfg);
+	return status;
+}
+
+static int command_doctor(const struct cli *cli)
+{
+	struct sg_doctor_report report;
+	struct sg_config cfg;
+	int status = load_config(cli, true, &cfg);
+
+	if (status)
+		return status;
+	sg_doctor_run("/", true, &report);
+	sg_doctor_print(&report, stdout);
+	sg_config_free(&cfg);
+	return sg_doctor_severe(&report) ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { 0 };
+
+	sg_log_open();
+	if (argc < 2)
+		return usage_error("%s", "a command is needed");
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("stallguard %s\n", SG_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "run") && strcmp(argv[1], "check") && strcmp(argv[1], "signals") &&
+	    strcmp(argv[1], "doctor"))
+		return usage_error("unknown command '%s'", argv[1]);
+	int status = parse_args(argc, argv, &cli);
+	if (status)
+		return status;
+
+	if (strcmp(cli.command, "run") == 0) {
+		struct sg_run_options options = { .config_path = cli.config, .dry_run = cli.dry_run };
+		return sg_run(&options);
+	}
+	if (strcmp(cli.command, "check") == 0)
+		return command_check(&cli);
+	if (strcmp(cli.command, "signals") == 0)
+		return command_signals(&cli);
+	return command_doctor(&cli);
+}

@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Every sensor into one sample. Start-up opens the files and allocates the
+ * buffers; a tick only preads, parses and computes. */
+#include "sampler.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diskstats.h"
+#include "jobio.h"
+#include "log.h"
+#include "procfs.h"
+#include "psi.h"
+#include "units.h"
+
+#define DISKSTATS_BUF (64 * 1024)
+#define SCRATCH_BUF (64 * 1024)
+#define SMALL_BUF 4096
+
+struct job_sensors {
+	int psi_fd[SG_PSI_NRES];
+	struct sg_psi psi_prev[SG_PSI_NRES];
+	bool psi_have_prev[SG_PSI_NRES];
+	int iostat_fd;   /* io.stat, when the io controller is enabled */
+	int procs_fd;    /* cgroup.procs otherwise */
+	bool want_io;
+	bool have_io_prev;
+	uint64_t rbytes_prev, wbytes_prev;
+};
+
+struct sg_sampler {
+	const struct sg_config *cfg;
+	const struct sg_signal_table *tab;
+	int proc_fd;
+	int psi_fd[SG_PSI_NRES];
+	struct sg_psi psi_prev[SG_PSI_NRES];
+	bool psi_have_prev[SG_PSI_NRES];
+	int diskstats_fd, stat_fd, loadavg_fd;
+	char *diskstats_buf;
+	char *scratch;
+	struct sg_diskstats_entry *disk_prev, *disk_now;
+	bool *disk_found_prev, *disk_found_now;
+	bool dstate_last_nonzero;
+	char proc_path[SG_PATH_MAX];
+	uint64_t prev_usec;
+	struct job_sensors *jobs;
+};
+
+static int open_ro(const char *path)
+{
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* pread of a whole small file into buf; returns its length or -errno. */
+static ssize_t read_whole(int fd, char *buf, size_t len)
+{
+	if (fd < 0)
+		return -EBADF;
+	ssize_t n = pread(fd, buf, len, 0);
+	return n < 0 ? -errno : n;
+}
+
+static bool rule_tests_job_io(const struct sg_config *cfg, const char *job)
+{
+	char prefix[SG_NAME_MAX + 8];
+
+	snprintf(prefix, sizeof(prefix), "job.%s.io.", job);
+	for (size_t r = 0; r < cfg->nrules; r++)
+		for (size_t c = 0; c < cfg->rules[r].nconds; c++)
+			if (strncmp(cfg->rules[r].conds[c].signal, prefix, strlen(prefix)) == 0)
+				return true;
+	return false;
+}
+
+static void open_job(struct sg_sampler *s, size_t j, const struct sg_sampler_paths *paths, bool every_signal)
+{
+	const struct sg_job *job = &s->cfg->jobs[j];
+	struct job_sensors *js = &s->jobs[j];
+	char path[SG_PATH_MAX * 2 + 32];
+
+	for (int r = 0; r < SG_PSI_NRES; r++)
+		js->psi_fd[r] = -1;
+	js->iostat_fd = js->procs_fd = -1;
+	js->want_io = every_signal || rule_tests_job_io(s->cfg, job->name);
+	if (!job->cgroup[0] || !paths->cgroup[0]) {
+		sg_log(LOG_DEBUG, "job %s: no cgroup to read (%s): its psi and io signals are unavailable", job->name,
+		       job->cgroup[0] ? "no cgroup2 mount" : "no cgroup =");
+		return;
+	}
+	for (int r = 0; r < SG_PSI_NRES; r++) {
+		snprintf(path, sizeof(path), "%s%s/%s.pressure", paths->cgroup, job->cgroup,
+			 sg_psi_resource_name((enum sg_psi_resource)r));
+		js->psi_fd[r] = open_ro(path);
+		if (js->psi_fd[r] < 0 && r == 0)
+			sg_log(LOG_WARNING, "job %s: cannot open %s (%m): its PSI is unavailable until restart",
+			       job->name, path);
+	}
+	if (!js->want_io)
+		return;
+	snprintf(path, sizeof(path), "%s%s/io.stat", paths->cgroup, job->cgroup);
+	js->iostat_fd = open_ro(path);
+	if (js->iostat_fd >= 0)
+		return;
+	snprintf(path, sizeof(path), "%s%s/cgroup.procs", paths->cgroup, job->cgroup);
+	js->procs_fd = open_ro(path);
+}
+
+int sg_sampler_new(struct sg_sampler **out, const struct sg_config *cfg, const struct sg_signal_table *tab,
+		   const struct sg_sampler_paths *paths, bool every_signal)
+{
+	struct sg_sampler *s = calloc(1, sizeof(*s));
+	char path[SG_PATH_MAX + 32];
+	size_t ndisk_slots = tab->ndisks ? tab->ndisks : 1;
+
+	if (!s)
+		return -ENOMEM;
+	s->cfg = cfg;
+	s->tab = tab;
+	s->diskstats_buf = malloc(DISKSTATS_BUF);
+	s->scratch = malloc(SCRATCH_BUF);
+	s->disk_prev = calloc(ndisk_slots, sizeof(*s->disk_prev));
+	s->disk_now = calloc(ndisk_slots, sizeof(*s->disk_now));
+	s->disk_found_prev = calloc(ndisk_slots, sizeof(bool));
+	s->disk_found_now = calloc(ndisk_slots, sizeof(bool));
+	s->jobs = calloc(cfg->njobs ? cfg->njobs : 1, sizeof(*s->jobs));
+	if (!s->diskstats_buf || !s->scratch || !s->disk_prev || !s->disk_now || !s->disk_found_prev ||
+	    !s->disk_found_now || !s->jobs) {
+		sg_sampler_free(s);
+		return -ENOMEM;
+	}
+	/* Pre-fault the buffers so the first ticks do not page-fault under mlock. */
+	memset(s->diskstats_buf, 0, DISKSTATS_BUF);
+	memset(s->scratch, 0, SCRATCH_BUF);
+
+	sg_strlcpy(s->proc_path, paths->proc, sizeof(s->proc_path));
+	s->proc_fd = open(paths->proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (int r = 0; r < SG_PSI_NRES; r++) {
+		snprintf(path, sizeof(path), "%s/pressure/%s", paths->proc,
+			 sg_psi_resource_name((enum sg_psi_resource)r));
+		s->psi_fd[r] = open_ro(path);
+		if (s->psi_fd[r] < 0)
+			sg_log(LOG_WARNING, "cannot open %s (%m): its PSI signals are unavailable", path);
+	}
+	snprintf(path, sizeof(path), "%s/diskstats", paths->proc);
+	s->diskstats_fd = open_ro(path);
+	snprintf(path, sizeof(path), "%s/stat", paths->proc);
+	s->stat_fd = open_ro(path);
+	snprintf(path, sizeof(path), "%s/loadavg", paths->proc);
+	s->loadavg_fd = open_ro(path);
+	if (s->diskstats_fd < 0 || s->stat_fd < 0 || s->loadavg_fd < 0)
+		sg_log(LOG_WARNING, "cannot open %s/diskstats, stat or loadavg: some signals are unavailable",
+		       paths->proc);
+	for (size_t j = 0; j < cfg->njobs; j++)
+		open_job(s, j, paths, every_signal);
+	*out = s;
+	return 0;
+}
+
+void sg_sampler_free(struct sg_sampler *s)
+{
+	if (!s)
+		return;
+	for (int r = 0; r < SG_PSI_NRES; r++)
+		close_fd(&s->psi_fd[r]);
+	close_fd(&s->diskstats_fd);
+	close_fd(&s->stat_fd);
+	close_fd(&s->loadavg_fd);
+	close_fd(&s->proc_fd);
+	for (size_t j = 0; s->jobs && j < s->cfg->njobs; j++) {
+		for (int r = 0; r < SG_PSI_NRES; r++)
+			close_fd(&s->jobs[j].psi_fd[r]);
+		close_fd(&s->jobs[j].iostat_fd);
+		close_fd(&s->jobs[j].procs_fd);
+	}
+	free(s->jobs);
+	free(s->diskstats_buf);
+	free(s->scratch);
+	free(s->disk_prev);
+	free(s->disk_now);
+	free(s->disk_found_prev);
+	free(s->disk_found_now);
+	free(s);
+}
+
+/* One pressure file into its avg and stall slots. metrics_all: system PSI
+ * (avg10, avg60, avg300, stall) or a job's (avg10, stall). */
+static void read_psi(int fd, struct sg_psi *prev, bool *have_prev, double elapsed_usec, double *values,
+		     size_t (*slot)(const struct sg_sampler *, size_t, int, int, int), const struct sg_sampler *s,
+		     size_t owner, int res)
+{
+	struct sg_psi now;
+
+	if (fd < 0 || sg_psi_read_fd(fd, &now) < 0) {
+		*have_prev = false;
+		return;
+	}
+	for (int k = 0; k < SG_PSI_NKIND; k++) {
+		const struct sg_psi_line *line = k == SG_PSI_SOME ? &now.some : &now.full;
+		const struct sg_psi_line *before = k == SG_PSI_SOME ? &prev->some : &prev->full;
+		if (!line->present)
+			continue;
+		values[slot(s, owner, res, k, SG_PSI_AVG10)] = line->avg10;
+		if (owner == SIZE_MAX) {
+			values[slot(s, owner, res, k, SG_PSI_AVG60)] = line->avg60;
+			values[slot(s, owner, res, k, SG_PSI_AVG300)] = line->avg300;
+		}
+		if (*have_prev && before->present)
+			values[slot(s, owner, res, k, SG_PSI_STALL)] =
+				sg_psi_stall_percent(before->total, line->total, (uint64_t)elapsed_usec);
+	}
+	*prev = now;
+	*have_prev = true;
+}
+
+static size_t system_psi_slot(const struct sg_sampler *s, size_t owner, int res, int kind, int metric)
+{
+	(void)s;
+	(void)owner;
+	return sg_slot_psi((enum sg_psi_resource)res, (enum sg_psi_kind)kind, (enum sg_psi_metric)metric);
+}
+
+static size_t job_psi_slot(const struct sg_sampler *s, size_t owner, int res, int kind, int metric)
+{
+	return sg_slot_job_psi(s->tab, owner, (enum sg_psi_resource)res, (enum sg_psi_kind)kind,
+			       (enum sg_psi_metric)metric);
+}
+
+static void read_disks(struct sg_sampler *s, double elapsed_ms, double *values)
+{
+	const struct sg_signal_table *tab = s->tab;
+	ssize_t n = read_whole(s->diskstats_fd, s->diskstats_buf, DISKSTATS_BUF);
+
+	if (n <= 0 || tab->ndisks == 0)
+		return;
+	sg_diskstats_parse(s->diskstats_buf, (size_t)n, tab->disks, tab->ndisks, s->disk_now, s->disk_found_now);
+	for (size_t d = 0; d < tab->ndisks; d++) {
+		struct sg_iostat io;
+		if (!s->disk_found_now[d] || !s->disk_found_prev[d] || elapsed_ms <= 0)
+			continue;
+		/* I/O counts are 64-bit: one going backwards is a disk removed and
+		 * added again, not a wrap. Start over from this reading. */
+		if (s->disk_now[d].rd_ios < s->disk_prev[d].rd_ios || s->disk_now[d].wr_ios < s->disk_prev[d].wr_ios)
+			continue;
+		sg_iostat_compute(&s->disk_prev[d], &s->disk_now[d], elapsed_ms, &io);
+		const double figures[SG_DISK_NMETRIC] = {
+			[SG_DISK_UTIL] = io.util, [SG_DISK_AWAIT] = io.await, [SG_DISK_R_AWAIT] = io.r_await,
+			[SG_DISK_W_AWAIT] = io.w_await, [SG_DISK_AQU] = io.aqu, [SG_DISK_IOPS] = io.iops,
+			[SG_DISK_RMBPS] = io.rmbps, [SG_DISK_WMBPS] = io.wmbps,
+		};
+		for (int m = 0; m < SG_DISK_NMETRIC; m++) {
+			size_t any = sg_slot_disk(tab, tab->ndisks, (enum sg_disk_metric)m);
+			values[sg_slot_disk(tab, d, (enum sg_disk_metric)m)] = figures[m];
+			if (isnan(values[any]) || figures[m] > values[any])
+				values[any] = figures[m];
+		}
+	}
+	struct sg_diskstats_entry *swap = s->disk_prev;
+	s->disk_prev = s->disk_now;
+	s->disk_now = swap;
+	bool *swap_found = s->disk_found_prev;
+	s->disk_found_prev = s->disk_found_now;
+	s->disk_found_now = swap_found;
+}
+
+static void read_tasks(struct sg_sampler *s, double *values)
+{
+	char buf[SMALL_BUF];
+	unsigned blocked;
+	double load[3];
+	ssize_t n;
+
+	n = read_whole(s->loadavg_fd, buf, sizeof(buf));
+	if (n > 0 && sg_loadavg_parse(buf, (size_t)n, load) == 0) {
+		values[sg_slot_misc(SG_MISC_LOAD1)] = load[0];
+		values[sg_slot_misc(SG_MISC_LOAD5)] = load[1];
+		values[sg_slot_misc(SG_MISC_LOAD15)] = load[2];
+	}
+	/* /proc/stat grows with the CPU count; its procs_blocked line is near
+	 * the end, so read it into the large scratch buffer. */
+	n = read_whole(s->stat_fd, s->scratch, SCRATCH_BUF);
+	if (n <= 0 || sg_procstat_parse_blocked(s->scratch, (size_t)n, &blocked) < 0)
+		return;
+	values[sg_slot_misc(SG_MISC_TASKS_BLOCKED)] = blocked;
+	/* The task scan costs a walk of every thread: only when something is
+	 * blocked now or was in D state at the last scan. */
+	if (blocked == 0 && !s->dstate_last_nonzero) {
+		values[sg_slot_misc(SG_MISC_TASKS_DSTATE)] = 0;
+		return;
+	}
+	int dstate = sg_tasks_count_dstate(s->proc_path, s->scratch, SCRATCH_BUF);
+	if (dstate >= 0) {
+		values[sg_slot_misc(SG_MISC_TASKS_DSTATE)] = dstate;
+		s->dstate_last_nonzero = dstate > 0;
+	}
+}
+
+static void read_job_io(struct sg_sampler *s, size_t j, double elapsed_s, double *values)
+{
+	struct job_sensors *js = &s->jobs[j];
+	uint64_t rbytes, wbytes;
+	int r = -EBADF;
+
+	if (!js->want_io)
+		return;
+	if (js->iostat_fd >= 0) {
+		ssize_t n = read_whole(js->iostat_fd, s->scratch, SCRATCH_BUF);
+		r = n < 0 ? (int)n : sg_cgroup_iostat_parse(s->scratch, (size_t)n, &rbytes, &wbytes);
+	} else if (js->procs_fd >= 0 && s->proc_fd >= 0) {
+		r = sg_cgroup_procs_io(js->procs_fd, s->proc_fd, s->scratch, SCRATCH_BUF, &rbytes, &wbytes);
+	}
+	if (r < 0) {
+		js->have_io_prev = false;
+		return;
+	}
+	/* A process that left the cgroup takes its bytes with it: never negative. */
+	if (js->have_io_prev && elapsed_s > 0) {
+		values[sg_slot_job_io(s->tab, j, SG_IO_READ)] =
+			rbytes > js->rbytes_prev ? (double)(rbytes - js->rbytes_prev) / elapsed_s : 0;
+		values[sg_slot_job_io(s->tab, j, SG_IO_WRITE)] =
+			wbytes > js->wbytes_prev ? (double)(wbytes - js->wbytes_prev) / elapsed_s : 0;
+	}
+	js->rbytes_prev = rbytes;
+	js->wbytes_prev = wbytes;
+	js->have_io_prev = true;
+}
+
+void sg_sampler_read(struct sg_sampler *s, uint64_t now_usec, double lag_ms, struct sg_sample *sample)
+{
+	double *values = sample->values;
+	double elapsed_usec = s->prev_usec && now_usec > s->prev_usec ? (double)(now_usec - s->prev_usec) : 0;
+
+	for (size_t i = 0; i < sample->nvalues; i++)
+		values[i] = NAN;
+	sample->now_usec = now_usec;
+	values[sg_slot_misc(SG_MISC_LOOP_LAG)] = lag_ms;
+	for (int r = 0; r < SG_PSI_NRES; r++)
+		read_psi(s->psi_fd[r], &s->psi_prev[r], &s->psi_have_prev[r], elapsed_usec, values, system_psi_slot,
+			 s, SIZE_MAX, r);
+	read_disks(s, elapsed_usec / 1000.0, values);
+	read_tasks(s, values);
+	for (size_t j = 0; j < s->cfg->njobs; j++) {
+		for (int r = 0; r < SG_PSI_NRES; r++)
+			read_psi(s->jobs[j].psi_fd[r], &s->jobs[j].psi_prev[r], &s->jobs[j].psi_have_prev[r],
+				 elapsed_usec, values, job_psi_slot, s, j, r);
+		read_job_io(s, j, elapsed_usec / 1e6, values);
+	}
+	s->prev_usec = now_usec;
+}

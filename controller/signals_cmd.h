@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* `stallguard signals`: every signal's current value, once or live. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+
+struct sg_signals_options {
+	bool json;
+	uint64_t period_usec; /* one sample spans this (rates need two readings) */
+	unsigned count;       /* samples to print; 0 = until interrupted */
+};
+
+/* Returns the exit status. */
+int sg_signals_command(const struct sg_config *cfg, const struct sg_signals_options *options, FILE *out);
