@@ -32,7 +32,7 @@ while read -r -t 5 line <&"${GUARD[0]}"; do
 	echo "  guardian: $line"
 	case "$line" in
 	*"PSI trigger on"*"$CG_REL/io.pressure"*) window_ms=$(echo "$line" | sed -n 's/.* of \([0-9]*\) ms.*/\1/p') ;;
-	*"stallguard "*rules*) break ;;
+	*"PSI triggers: "*) break ;;
 	esac
 done
 [ -n "$window_ms" ] || fail "no PSI trigger was armed on the job's io.pressure"

@@ -6,9 +6,11 @@
 need_root
 command -v iostat >/dev/null || fail "iostat (sysstat) is not installed"
 
-disk=$(lsblk -ndo PKNAME "$(findmnt -no SOURCE /var/tmp | sed 's/\[.*//')" 2>/dev/null)
-[ -n "$disk" ] || disk=$(basename "$(findmnt -no SOURCE /var/tmp | sed 's/\[.*//')")
-[ -e "/sys/block/$disk" ] || fail "cannot find the whole disk under /var/tmp (got '$disk')"
+# The whole disk under /var/tmp, where the load is written.
+src=$(findmnt -no SOURCE -T /var/tmp | sed 's/\[.*//')
+disk=$(lsblk -ndo PKNAME "$src" 2>/dev/null)
+[ -n "$disk" ] || disk=$(lsblk -ndo NAME "$src" 2>/dev/null)
+[ -n "$disk" ] && [ -e "/sys/block/$disk" ] || fail "cannot find the whole disk under /var/tmp (source '$src', disk '$disk')"
 echo "  disk: $disk"
 
 load_file="$(mktemp /var/tmp/stallguard-iostat.XXXXXX)"
@@ -28,7 +30,7 @@ compare() { # name ours theirs
 }
 
 attempt() {
-	"$SG" signals --json -c /dev/null >"$TMP/sg.json" 2>"$TMP/sg.err" &
+	: >"$TMP/empty.ini"; "$SG" signals --json -c "$TMP/empty.ini" >"$TMP/sg.json" 2>"$TMP/sg.err" &
 	local sg_pid=$!
 	LC_ALL=C iostat -dxm "$disk" 1 2 >"$TMP/iostat.txt"
 	wait $sg_pid || fail "stallguard signals failed: $(cat "$TMP/sg.err")"
