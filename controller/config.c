@@ -36,7 +36,7 @@
 
 enum section { SEC_NONE, SEC_SKIP, SEC_GUARDIAN, SEC_JOB, SEC_RULE };
 
-/* The keys; those above K_REPEATS may be given once per section. */
+/* The keys; those before K_REPEATS may be given once per section. */
 enum key_id {
 	K_INTERVAL, K_DRY_RUN, K_STATE_DIR, K_CAPTURE_DIR, K_CAPTURE_KEEP, K_CAPTURE_BUDGET,
 	K_HISTORY, K_KMSG, K_METRICS_FILE, K_KILL_LIMIT, K_KILL_GRACE, K_HOOK_TIMEOUT,
@@ -122,7 +122,7 @@ struct parser {
 	int line;           /* physical line last handed to inih */
 	char dir[PATH_MAX]; /* relative hook paths start here */
 	struct sg_config *cfg;
-	size_t jobs_cap, rules_cap;
+	size_t jobs_cap, rules_cap, extra_cap;
 	struct rule_extra *extra; /* one per rule */
 
 	enum section sec;
@@ -207,22 +207,19 @@ static void rule_defaults(struct sg_rule *rule)
 
 /* ---- sections ---- */
 
-static bool grow(void **array, size_t *cap, size_t need, size_t size)
+/* Returns array with room for need elements (maybe moved), or NULL. */
+static void *grow(void *array, size_t *cap, size_t need, size_t size)
 {
-	void *grown;
 	size_t n = *cap ? *cap * 2 : 8;
 
 	if (need <= *cap)
-		return true;
+		return array;
 	while (n < need)
 		n *= 2;
-	grown = realloc(*array, n * size);
-	if (!grown)
-		return false;
-	memset((char *)grown + *cap * size, 0, (n - *cap) * size);
-	*array = grown;
-	*cap = n;
-	return true;
+	array = realloc(array, n * size);
+	if (array)
+		*cap = n;
+	return array;
 }
 
 static int find_job(const struct sg_config *cfg, const char *name)
@@ -245,6 +242,7 @@ static void begin_job(struct parser *p, const char *name)
 {
 	struct sg_config *cfg = p->cfg;
 	int dup = find_job(cfg, name);
+	struct sg_job *jobs;
 
 	if (strcmp(name, "top-io") == 0) {
 		error_at(p, p->line, "[job top-io]: top-io is reserved (in a rule, job = top-io "
@@ -254,10 +252,12 @@ static void begin_job(struct parser *p, const char *name)
 			 cfg->jobs[dup].line);
 	} else if (cfg->njobs == SG_JOB_MAX) {
 		error_at(p, p->line, "too many jobs (at most %d)", SG_JOB_MAX);
-	} else if (!grow((void **)&cfg->jobs, &p->jobs_cap, cfg->njobs + 1, sizeof(*cfg->jobs))) {
+	} else if (!(jobs = grow(cfg->jobs, &p->jobs_cap, cfg->njobs + 1, sizeof(*jobs)))) {
 		p->oom = true;
 	} else {
-		struct sg_job *job = &cfg->jobs[cfg->njobs++];
+		struct sg_job *job = &jobs[cfg->njobs++];
+
+		cfg->jobs = jobs;
 
 		memset(job, 0, sizeof(*job));
 		sg_strlcpy(job->name, name, sizeof(job->name));
@@ -270,20 +270,23 @@ static void begin_rule(struct parser *p, const char *name)
 {
 	struct sg_config *cfg = p->cfg;
 	int dup = find_rule(cfg, name);
-	size_t cap = p->rules_cap;
+	struct rule_extra *extra;
+	struct sg_rule *rules;
 
 	if (dup >= 0) {
 		error_at(p, p->line, "duplicate section [rule %s] (first at line %d)", name,
 			 cfg->rules[dup].line);
 	} else if (cfg->nrules == SG_RULE_MAX) {
 		error_at(p, p->line, "too many rules (at most %d)", SG_RULE_MAX);
-	} else if (!grow((void **)&cfg->rules, &p->rules_cap, cfg->nrules + 1,
-			 sizeof(*cfg->rules)) ||
-		   !grow((void **)&p->extra, &cap, cfg->nrules + 1, sizeof(*p->extra))) {
+	} else if (!(rules = grow(cfg->rules, &p->rules_cap, cfg->nrules + 1, sizeof(*rules)))) {
+		p->oom = true;
+	} else if (cfg->rules = rules,
+		   !(extra = grow(p->extra, &p->extra_cap, cfg->nrules + 1, sizeof(*extra)))) {
 		p->oom = true;
 	} else {
 		struct sg_rule *rule = &cfg->rules[cfg->nrules];
 
+		p->extra = extra;
 		rule_defaults(rule);
 		memset(&p->extra[cfg->nrules], 0, sizeof(p->extra[0]));
 		cfg->nrules++;

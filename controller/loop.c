@@ -300,18 +300,20 @@ int sg_run(const struct sg_run_options *options)
 	sigset_t mask;
 	int status = 1, r;
 
+	/* Blocked before anything else, so that a SIGHUP or SIGTERM sent as soon
+	 * as the guardian says it started is handled, never fatal. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+
 	g.kmsg.fd = -1;
 	sg_cgroup_detect("/sys/fs/cgroup", &layout, g.cgroup_root, sizeof(g.cgroup_root));
 	r = generation_new(&g, &g.gen);
 	if (r < 0)
 		return r == -EINVAL ? 2 : 1;
 	announce(g.gen);
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 
 	r = sd_event_new(&g.event);
 	if (r < 0) {

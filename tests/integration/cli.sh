@@ -1,0 +1,90 @@
+#!/bin/bash
+# The command line: exit codes, usage errors, `check` on the shipped and on a
+# broken config (every error as FILE:LINE, all of them), `signals --json`,
+# `doctor`, and SIGHUP reload of a running guardian (bad config refused).
+. "$(dirname "$0")/lib.sh"
+cd "$(dirname "$0")/../.."
+
+expect_exit() { # code, description, command...
+	local want=$1 what=$2 got
+	shift 2
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	got=$?
+	[ "$got" = "$want" ] || fail "$what: exit $got, expected $want; stderr: $(head -3 "$TMP/err")"
+}
+
+expect_exit 0 "--version" "$SG" --version
+grep -qx "stallguard $(cat VERSION)" "$TMP/out" || fail "--version printed '$(cat "$TMP/out")'"
+expect_exit 0 "--help" "$SG" --help
+grep -q "signals" "$TMP/out" || fail "--help does not list signals"
+expect_exit 2 "no command" "$SG"
+expect_exit 2 "unknown command" "$SG" frobnicate
+grep -q "unknown command 'frobnicate'" "$TMP/err" || fail "unknown command message: $(cat "$TMP/err")"
+expect_exit 2 "unknown option" "$SG" check --frob
+expect_exit 2 "option of another command" "$SG" check --json
+expect_exit 2 "missing option value" "$SG" signals --watch
+expect_exit 2 "bad --watch" "$SG" signals --watch abc
+expect_exit 2 "bad log level" "$SG" run --log-level loud
+expect_exit 1 "missing config" "$SG" check -c "$TMP/nope.ini"
+grep -q "nope.ini" "$TMP/err" || fail "missing config error does not name the file"
+
+expect_exit 0 "check shipped config" "$SG" check -c etc/stallguard.ini
+grep -q "ladder: 1 capture -> 2 ionice idle" "$TMP/out" || fail "check does not print the io-storm ladder"
+
+cat >"$TMP/bad.ini" <<'INI'
+[guardian]
+interval = fast
+[job backup]
+cgroup = /backup
+[rule one]
+when = psi.io.full.avg10 >= 20 for 5s
+job = nosuchjob
+step = ionice idle
+[rule two]
+step = capture
+[mystery]
+INI
+expect_exit 2 "broken config" "$SG" check -c "$TMP/bad.ini"
+for want in "bad.ini:2:" "bad.ini:7:" "bad.ini:9:" "bad.ini:11:"; do
+	grep -q "$want" "$TMP/err" || fail "check did not report $want; it said: $(cat "$TMP/err")"
+done
+[ "$(wc -l <"$TMP/err")" -ge 4 ] || fail "fewer than 4 errors reported"
+
+: >"$TMP/empty.ini"
+expect_exit 0 "signals --json" "$SG" signals --json -c "$TMP/empty.ini"
+for key in '"psi.io.some.avg10":' '"tasks.blocked":' '"loop.lag":' '"kmsg":{"soft_lockup":'; do
+	grep -qF "$key" "$TMP/out" || fail "signals --json lacks $key"
+done
+"$SG" doctor -c "$TMP/empty.ini" >"$TMP/out" 2>&1
+case $? in 0 | 1) ;; *) fail "doctor exited $?" ;; esac
+grep -qE '^(ok|info|warning|severe) +psi:' "$TMP/out" || fail "doctor has no psi finding: $(cat "$TMP/out")"
+
+# Reload: a valid new config takes over, an invalid one is refused and the
+# guardian keeps running.
+cat >"$TMP/run.ini" <<INI
+[guardian]
+kmsg = $TMP/run.ini
+[rule quiet]
+when = load.1 >= 100000
+step = capture
+INI
+coproc GUARD { exec "$SG" run -c "$TMP/run.ini" 2>&1; }
+on_exit "kill $GUARD_PID"
+read -r -t 5 line <&"${GUARD[0]}" || fail "guardian did not start"
+case "$line" in *"1 rules"*) ;; *) fail "unexpected first line: $line" ;; esac
+printf '[rule second]\nwhen = load.1 >= 100000\nstep = capture\n' >>"$TMP/run.ini"
+kill -HUP "$GUARD_PID"
+seen=""
+while read -r -t 3 line <&"${GUARD[0]}"; do case "$line" in *"2 rules"*) seen=1; break ;; esac; done
+[ -n "$seen" ] || fail "reload with a valid config did not take over"
+echo "interval = soon" >>"$TMP/run.ini"
+kill -HUP "$GUARD_PID"
+seen=""
+while read -r -t 3 line <&"${GUARD[0]}"; do case "$line" in *"reload refused"*) seen=1; break ;; esac; done
+[ -n "$seen" ] || fail "an invalid config was not refused on reload"
+kill -0 "$GUARD_PID" || fail "the guardian died on an invalid reload"
+kill -TERM "$GUARD_PID"
+wait "$GUARD_PID"
+rc=$?
+[ "$rc" = 0 ] || fail "SIGTERM: exit $rc"
+exit 0
