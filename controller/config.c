@@ -270,30 +270,34 @@ static void begin_rule(struct parser *p, const char *name)
 {
 	struct sg_config *cfg = p->cfg;
 	int dup = find_rule(cfg, name);
-	struct rule_extra *extra;
-	struct sg_rule *rules;
+	struct rule_extra *extra = NULL;
+	struct sg_rule *rules, *rule;
 
 	if (dup >= 0) {
 		error_at(p, p->line, "duplicate section [rule %s] (first at line %d)", name,
 			 cfg->rules[dup].line);
-	} else if (cfg->nrules == SG_RULE_MAX) {
-		error_at(p, p->line, "too many rules (at most %d)", SG_RULE_MAX);
-	} else if (!(rules = grow(cfg->rules, &p->rules_cap, cfg->nrules + 1, sizeof(*rules)))) {
-		p->oom = true;
-	} else if (cfg->rules = rules,
-		   !(extra = grow(p->extra, &p->extra_cap, cfg->nrules + 1, sizeof(*extra)))) {
-		p->oom = true;
-	} else {
-		struct sg_rule *rule = &cfg->rules[cfg->nrules];
-
-		p->extra = extra;
-		rule_defaults(rule);
-		memset(&p->extra[cfg->nrules], 0, sizeof(p->extra[0]));
-		cfg->nrules++;
-		sg_strlcpy(rule->name, name, sizeof(rule->name));
-		rule->line = p->line;
-		p->sec = SEC_RULE;
+		return;
 	}
+	if (cfg->nrules == SG_RULE_MAX) {
+		error_at(p, p->line, "too many rules (at most %d)", SG_RULE_MAX);
+		return;
+	}
+	rules = grow(cfg->rules, &p->rules_cap, cfg->nrules + 1, sizeof(*rules));
+	if (rules) {
+		cfg->rules = rules;
+		extra = grow(p->extra, &p->extra_cap, cfg->nrules + 1, sizeof(*extra));
+	}
+	if (!extra) {
+		p->oom = true;
+		return;
+	}
+	p->extra = extra;
+	memset(&extra[cfg->nrules], 0, sizeof(*extra));
+	rule = &rules[cfg->nrules++];
+	rule_defaults(rule);
+	sg_strlcpy(rule->name, name, sizeof(rule->name));
+	rule->line = p->line;
+	p->sec = SEC_RULE;
 }
 
 /* What a section lacks, noticed where it ends. Keys given with bad values
@@ -862,7 +866,7 @@ static void hand_errors(struct parser *p, struct sg_config_errors *errors)
 }
 
 /* The directory relative hook paths are taken from: the config file's. */
-static void config_dir(const char *name, char *dir, size_t len)
+static void config_dir(const char *name, char dir[PATH_MAX])
 {
 	char copy[PATH_MAX];
 	char *slash;
@@ -876,7 +880,7 @@ static void config_dir(const char *name, char *dir, size_t len)
 	else
 		*slash = '\0';
 	if (!realpath(copy, dir))
-		sg_strlcpy(dir, copy, len);
+		sg_strlcpy(dir, copy, PATH_MAX);
 }
 
 static void release(struct sg_config *cfg)
@@ -897,7 +901,7 @@ static int load_buffer(const char *name, const char *buf, size_t len, struct sg_
 
 	sg_config_defaults(cfg);
 	sg_strlcpy(cfg->path, name, sizeof(cfg->path));
-	config_dir(name, p.dir, sizeof(p.dir));
+	config_dir(name, p.dir);
 	if (ini_parse_stream(reader, &p, handler, &p) < 0)
 		p.oom = true;
 	end_section(&p);

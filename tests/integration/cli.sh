@@ -2,7 +2,7 @@
 # The command line: exit codes, usage errors, `check` on the shipped and on a
 # broken config (every error as FILE:LINE, all of them), `signals --json`,
 # `doctor`, and SIGHUP reload of a running guardian (bad config refused).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/common.bash"
 cd "$(dirname "$0")/../.."
 
 expect_exit() { # code, description, command...
@@ -69,22 +69,23 @@ when = load.1 >= 100000
 step = capture
 INI
 coproc GUARD { exec "$SG" run -c "$TMP/run.ini" 2>&1; }
-on_exit "kill $GUARD_PID"
+guard_pid=$GUARD_PID # bash unsets GUARD_PID when the process ends
+on_exit "kill $guard_pid"
 read -r -t 5 line <&"${GUARD[0]}" || fail "guardian did not start"
 case "$line" in *"1 rules"*) ;; *) fail "unexpected first line: $line" ;; esac
 printf '[rule second]\nwhen = load.1 >= 100000\nstep = capture\n' >>"$TMP/run.ini"
-kill -HUP "$GUARD_PID"
+kill -HUP "$guard_pid"
 seen=""
 while read -r -t 3 line <&"${GUARD[0]}"; do case "$line" in *"2 rules"*) seen=1; break ;; esac; done
 [ -n "$seen" ] || fail "reload with a valid config did not take over"
 echo "interval = soon" >>"$TMP/run.ini"
-kill -HUP "$GUARD_PID"
+kill -HUP "$guard_pid"
 seen=""
 while read -r -t 3 line <&"${GUARD[0]}"; do case "$line" in *"reload refused"*) seen=1; break ;; esac; done
 [ -n "$seen" ] || fail "an invalid config was not refused on reload"
-kill -0 "$GUARD_PID" || fail "the guardian died on an invalid reload"
-kill -TERM "$GUARD_PID"
-wait "$GUARD_PID"
+kill -0 "$guard_pid" || fail "the guardian died on an invalid reload"
+kill -TERM "$guard_pid"
+wait "$guard_pid"
 rc=$?
 [ "$rc" = 0 ] || fail "SIGTERM: exit $rc"
 exit 0

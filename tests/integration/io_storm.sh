@@ -1,7 +1,7 @@
 #!/bin/bash
 # A real O_DIRECT write storm, dd in a cgroup of the unified mount, makes the
 # I/O rule decide within its `for` time plus one PSI trigger window.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/common.bash"
 need_root
 
 make_cgroup storm
@@ -26,7 +26,8 @@ INI
 touch "$TMP/no-kmsg"
 
 coproc GUARD { exec "$SG" run -c "$TMP/sg.ini" --dry-run --log-level debug 2>&1; }
-on_exit "kill $GUARD_PID"
+guard_pid=$GUARD_PID # bash unsets GUARD_PID when the process ends
+on_exit "kill $guard_pid"
 window_ms=""
 while read -r -t 5 line <&"${GUARD[0]}"; do
 	echo "  guardian: $line"

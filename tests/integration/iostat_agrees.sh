@@ -2,7 +2,7 @@
 # `stallguard signals --json` disk figures agree with sysstat's
 # `iostat -dx 1 2` for the same device and interval within 10 %, under a
 # steady O_DIRECT write load.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/common.bash"
 need_root
 command -v iostat >/dev/null || fail "iostat (sysstat) is not installed"
 

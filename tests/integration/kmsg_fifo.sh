@@ -2,7 +2,7 @@
 # The guardian in dry-run reads a FIFO of kernel-facility kmsg records and
 # decides on a soft lockup within 100 ms of the write. User-facility records
 # with the same text, junk and a clock-bug lockup must not make it decide.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/common.bash"
 
 mkfifo "$TMP/kmsg"
 cat >"$TMP/sg.ini" <<INI
@@ -19,7 +19,8 @@ recover_after = 5m
 INI
 
 coproc GUARD { exec "$SG" run -c "$TMP/sg.ini" --dry-run 2>&1; }
-on_exit "kill $GUARD_PID"
+guard_pid=$GUARD_PID # bash unsets GUARD_PID when the process ends
+on_exit "kill $guard_pid"
 exec 3>"$TMP/kmsg"   # our writer end, held open for the whole test
 
 # Wait until the guardian is up.
