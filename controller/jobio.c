@@ -8,25 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Reads a decimal number at p (bounded by end); returns false on no digits. */
-static bool read_u64(const char **p, const char *end, uint64_t *out)
-{
-	uint64_t value = 0;
-	const char *start = *p;
-
-	while (*p < end && **p >= '0' && **p <= '9') {
-		value = value * 10 + (uint64_t)(**p - '0');
-		(*p)++;
-	}
-	*out = value;
-	return *p > start;
-}
-
-static bool has_prefix(const char *p, const char *end, const char *prefix)
-{
-	size_t n = strlen(prefix);
-	return (size_t)(end - p) >= n && memcmp(p, prefix, n) == 0;
-}
+#include "scan.h"
 
 int sg_cgroup_iostat_parse(const char *buf, size_t len, uint64_t *rbytes, uint64_t *wbytes)
 {
@@ -38,26 +20,23 @@ int sg_cgroup_iostat_parse(const char *buf, size_t len, uint64_t *rbytes, uint64
 		if (!eol)
 			eol = end;
 		/* "MAJ:MIN rbytes=N wbytes=N rios=N ..." */
-		const char *word = memchr(p, ' ', (size_t)(eol - p));
-		if (!word)
+		const char *blank = memchr(p, ' ', (size_t)(eol - p));
+		if (!blank)
 			return -EINVAL;
-		while (word < eol) {
-			uint64_t value;
-			word++;
-			if (has_prefix(word, eol, "rbytes=")) {
-				word += 7;
-				if (!read_u64(&word, eol, &value))
+		struct sg_cursor c = { blank, eol };
+		while (sg_eat_blanks(&c)) {
+			uint64_t value, *sum = NULL;
+			if (sg_eat_word(&c, "rbytes="))
+				sum = rbytes;
+			else if (sg_eat_word(&c, "wbytes="))
+				sum = wbytes;
+			if (sum) {
+				if (!sg_eat_u64(&c, &value))
 					return -EINVAL;
-				*rbytes += value;
-			} else if (has_prefix(word, eol, "wbytes=")) {
-				word += 7;
-				if (!read_u64(&word, eol, &value))
-					return -EINVAL;
-				*wbytes += value;
+				*sum += value;
 			}
-			word = memchr(word, ' ', (size_t)(eol - word));
-			if (!word)
-				break;
+			while (c.p < c.end && *c.p != ' ')
+				c.p++;
 		}
 		p = eol + 1;
 	}
@@ -73,13 +52,11 @@ int sg_proc_io_parse(const char *buf, size_t len, uint64_t *rbytes, uint64_t *wb
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		if (!eol)
 			eol = end;
-		if (has_prefix(p, eol, "read_bytes: ")) {
-			p += 12;
-			have_read = read_u64(&p, eol, rbytes);
-		} else if (has_prefix(p, eol, "write_bytes: ")) {
-			p += 13;
-			have_write = read_u64(&p, eol, wbytes);
-		}
+		struct sg_cursor c = { p, eol };
+		if (sg_eat_word(&c, "read_bytes: "))
+			have_read = sg_eat_u64(&c, rbytes);
+		else if (sg_eat_word(&c, "write_bytes: "))
+			have_write = sg_eat_u64(&c, wbytes);
 		p = eol + 1;
 	}
 	return have_read && have_write ? 0 : -EINVAL;
@@ -99,13 +76,12 @@ int sg_cgroup_procs_io(int procs_fd, int proc_dir_fd, char *scratch, size_t scra
 		const char *last = memrchr(scratch, '\n', (size_t)n);
 		end = last ? last + 1 : scratch;
 	}
-	for (const char *p = scratch; p < end;) {
+	for (struct sg_cursor c = { scratch, end }; c.p < c.end; c.p++ /* newline */) {
 		char path[32], io[512];
 		uint64_t pid, r, w;
 
-		if (!read_u64(&p, end, &pid))
+		if (!sg_eat_u64(&c, &pid))
 			return -EINVAL;
-		p++; /* newline */
 		snprintf(path, sizeof(path), "%llu/io", (unsigned long long)pid);
 		int fd = openat(proc_dir_fd, path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)

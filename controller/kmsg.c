@@ -37,44 +37,17 @@
 
 /* A drain stops after this many read() calls even if more is readable, so a
  * flood of records cannot hold up the tick; the rest is read next time. */
+#include "scan.h"
+
 #define DRAIN_MAX_READS 4096
-
-struct cursor {
-	const char *p, *end;
-};
-
-static bool eat(struct cursor *c, const char *word)
-{
-	size_t n = strlen(word);
-
-	if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0)
-		return false;
-	c->p += n;
-	return true;
-}
-
-/* Decimal digits into *v, saturating at UINT64_MAX. Returns false when
- * there is no digit. */
-static bool eat_u64(struct cursor *c, uint64_t *v)
-{
-	uint64_t value = 0;
-	const char *start = c->p;
-
-	for (; c->p < c->end && *c->p >= '0' && *c->p <= '9'; c->p++) {
-		unsigned d = (unsigned)(*c->p - '0');
-		value = value > (UINT64_MAX - d) / 10 ? UINT64_MAX : value * 10 + d;
-	}
-	*v = value;
-	return c->p != start;
-}
 
 /* A whole span of digits as an int (pid, cpu); -1 when it is not one. */
 static int span_to_int(const char *p, const char *end)
 {
-	struct cursor c = { p, end };
+	struct sg_cursor c = { p, end };
 	uint64_t v;
 
-	if (!eat_u64(&c, &v) || c.p != end || v > INT_MAX)
+	if (!sg_eat_u64(&c, &v) || c.p != end || v > INT_MAX)
 		return -1;
 	return (int)v;
 }
@@ -137,11 +110,11 @@ int sg_kmsg_parse_record(const char *buf, size_t len, struct sg_kmsg_record *out
 	if (memchr(buf, '\0', head_len) || memchr(buf, '\n', head_len))
 		return -EINVAL;
 
-	struct cursor c = { buf, semi };
+	struct sg_cursor c = { buf, semi };
 	uint64_t prio, seq, usec;
-	if (!eat_u64(&c, &prio) || prio > UINT_MAX || !eat(&c, ",") || !eat_u64(&c, &seq) ||
-	    seq == UINT64_MAX || !eat(&c, ",") || !eat_u64(&c, &usec) || usec == UINT64_MAX ||
-	    !eat(&c, ","))
+	if (!sg_eat_u64(&c, &prio) || prio > UINT_MAX || !sg_eat_word(&c, ",") || !sg_eat_u64(&c, &seq) ||
+	    seq == UINT64_MAX || !sg_eat_word(&c, ",") || !sg_eat_u64(&c, &usec) || usec == UINT64_MAX ||
+	    !sg_eat_word(&c, ","))
 		return -EINVAL;
 	if (c.p == c.end || !strchr("-c+", *c.p))
 		return -EINVAL;
@@ -175,30 +148,30 @@ static bool match_soft_lockup(const char *p, const char *end, double uptime_s,
 {
 	/* No prefix before 4.x, "NMI watchdog: " in 4.x, "watchdog: " since. */
 	static const char *const prefixes[] = { "", "NMI watchdog: ", "watchdog: " };
-	struct cursor c;
+	struct sg_cursor c;
 	uint64_t cpu;
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(prefixes); i++) {
-		c = (struct cursor){ p, end };
-		if (eat(&c, prefixes[i]) && eat(&c, "BUG: soft lockup "))
+		c = (struct sg_cursor){ p, end };
+		if (sg_eat_word(&c, prefixes[i]) && sg_eat_word(&c, "BUG: soft lockup "))
 			break;
 	}
 	if (i == ARRAY_SIZE(prefixes))
 		return false;
-	if (eat(&c, "- CPU#")) {
-		if (!eat_u64(&c, &cpu) || !eat(&c, " stuck for ") || !eat_u64(&c, &out->seconds) ||
-		    !eat(&c, "s!"))
+	if (sg_eat_word(&c, "- CPU#")) {
+		if (!sg_eat_u64(&c, &cpu) || !sg_eat_word(&c, " stuck for ") || !sg_eat_u64_saturating(&c, &out->seconds) ||
+		    !sg_eat_word(&c, "s!"))
 			return false;
-	} else if (eat(&c, "detected on CPU#")) {
-		if (!eat_u64(&c, &cpu) || !eat(&c, "!"))
+	} else if (sg_eat_word(&c, "detected on CPU#")) {
+		if (!sg_eat_u64(&c, &cpu) || !sg_eat_word(&c, "!"))
 			return false;
 	} else {
 		return false;
 	}
 	out->cpu = cpu > INT_MAX ? -1 : (int)cpu;
 	/* "[comm:pid]": the comm may hold spaces, colons, slashes, brackets. */
-	if (eat(&c, " [")) {
+	if (sg_eat_word(&c, " [")) {
 		const char *close = find_last_char(c.p, c.end, ']');
 		if (close)
 			task_name_pid(c.p, close, out);
@@ -224,10 +197,10 @@ static bool match_hard_lockup(const char *p, const char *end, struct sg_kmsg_eve
 		const char *q = find(p, end, marks[i]);
 		if (!q)
 			continue;
-		struct cursor c = { q + strlen(marks[i]), end };
+		struct sg_cursor c = { q + strlen(marks[i]), end };
 		uint64_t cpu;
-		eat(&c, " ");
-		if (!eat_u64(&c, &cpu))
+		sg_eat_word(&c, " ");
+		if (!sg_eat_u64(&c, &cpu))
 			continue;
 		out->cpu = cpu > INT_MAX ? -1 : (int)cpu;
 		out->kind = SG_EV_HARD_LOCKUP;
@@ -239,15 +212,15 @@ static bool match_hard_lockup(const char *p, const char *end, struct sg_kmsg_eve
 static bool match_hung_task(const char *p, const char *end, struct sg_kmsg_event_info *out)
 {
 	static const char blocked[] = " blocked for more than ";
-	struct cursor c = { p, end };
+	struct sg_cursor c = { p, end };
 
-	if (!eat(&c, "INFO: task "))
+	if (!sg_eat_word(&c, "INFO: task "))
 		return false;
 	const char *b = find_last(c.p, end, blocked);
 	if (!b)
 		return false;
-	struct cursor s = { b + strlen(blocked), end };
-	if (!eat_u64(&s, &out->seconds) || !eat(&s, " seconds"))
+	struct sg_cursor s = { b + strlen(blocked), end };
+	if (!sg_eat_u64(&s, &out->seconds) || !sg_eat_word(&s, " seconds"))
 		return false;
 	task_name_pid(c.p, b, out);
 	out->kind = SG_EV_HUNG_TASK;
@@ -256,25 +229,25 @@ static bool match_hung_task(const char *p, const char *end, struct sg_kmsg_event
 
 static bool match_rcu_stall(const char *p, const char *end, struct sg_kmsg_event_info *out)
 {
-	struct cursor c = { p, end };
+	struct sg_cursor c = { p, end };
 
-	eat(&c, "rcu: ");
-	if (!eat(&c, "INFO: ") || !(eat(&c, "rcu") || eat(&c, "RCU")))
+	sg_eat_word(&c, "rcu: ");
+	if (!sg_eat_word(&c, "INFO: ") || !(sg_eat_word(&c, "rcu") || sg_eat_word(&c, "RCU")))
 		return false;
 	/* The flavour: rcu_sched, rcu_preempt, rcu_bh, rcu_sched_state, RCU... */
 	const char *space = memchr(c.p, ' ', (size_t)(c.end - c.p));
 	if (!space)
 		return false;
 	c.p = space + 1;
-	if (!eat(&c, "detected ") && !eat(&c, "self-detected "))
+	if (!sg_eat_word(&c, "detected ") && !sg_eat_word(&c, "self-detected "))
 		return false;
 	if (!find(c.p, end, "stall"))
 		return false;
 	const char *on = find(c.p, end, "stall on CPU ");
 	if (on) {
-		struct cursor n = { on + strlen("stall on CPU "), end };
+		struct sg_cursor n = { on + strlen("stall on CPU "), end };
 		uint64_t cpu;
-		if (eat_u64(&n, &cpu) && cpu <= INT_MAX)
+		if (sg_eat_u64(&n, &cpu) && cpu <= INT_MAX)
 			out->cpu = (int)cpu;
 	}
 	out->kind = SG_EV_RCU_STALL;
@@ -292,16 +265,16 @@ static bool match_workqueue(const char *p, const char *end, struct sg_kmsg_event
 	/* The rest may be missing: it is printed with pr_cont. */
 	const char *f = find(q, end, " cpus=");
 	if (f) {
-		struct cursor c = { f + strlen(" cpus="), end };
+		struct sg_cursor c = { f + strlen(" cpus="), end };
 		uint64_t cpu;
-		if (eat_u64(&c, &cpu) && cpu <= INT_MAX && (c.p == c.end || *c.p == ' '))
+		if (sg_eat_u64(&c, &cpu) && cpu <= INT_MAX && (c.p == c.end || *c.p == ' '))
 			out->cpu = (int)cpu;
 	}
 	f = find(q, end, " stuck for ");
 	if (f) {
-		struct cursor c = { f + strlen(" stuck for "), end };
+		struct sg_cursor c = { f + strlen(" stuck for "), end };
 		uint64_t s;
-		if (eat_u64(&c, &s) && eat(&c, "s"))
+		if (sg_eat_u64(&c, &s) && sg_eat_word(&c, "s"))
 			out->seconds = s;
 	}
 	out->kind = SG_EV_WORKQUEUE_LOCKUP;
@@ -309,7 +282,7 @@ static bool match_workqueue(const char *p, const char *end, struct sg_kmsg_event
 }
 
 /* The device name up to ',' or ' '; false when empty. */
-static bool take_device(struct cursor *c, struct sg_kmsg_event_info *out)
+static bool take_device(struct sg_cursor *c, struct sg_kmsg_event_info *out)
 {
 	const char *d = c->p;
 
@@ -330,10 +303,10 @@ static bool match_io_error(const char *p, const char *end, struct sg_kmsg_event_
 		"end_request: ",
 	};
 	static const char *const statuses[] = { "I/O error, dev ", "critical medium error, dev " };
-	struct cursor c = { p, end };
+	struct sg_cursor c = { p, end };
 
-	if (eat(&c, "Buffer I/O error on dev")) {
-		if (!eat(&c, "ice ") && !eat(&c, " "))
+	if (sg_eat_word(&c, "Buffer I/O error on dev")) {
+		if (!sg_eat_word(&c, "ice ") && !sg_eat_word(&c, " "))
 			return false;
 		if (!take_device(&c, out))
 			return false;
@@ -342,8 +315,8 @@ static bool match_io_error(const char *p, const char *end, struct sg_kmsg_event_
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
 		for (size_t j = 0; j < ARRAY_SIZE(statuses); j++) {
-			c = (struct cursor){ p, end };
-			if (eat(&c, prefixes[i]) && eat(&c, statuses[j]) && take_device(&c, out)) {
+			c = (struct sg_cursor){ p, end };
+			if (sg_eat_word(&c, prefixes[i]) && sg_eat_word(&c, statuses[j]) && take_device(&c, out)) {
 				out->kind = SG_EV_IO_ERROR;
 				return true;
 			}
@@ -360,18 +333,18 @@ static bool has_out_of_memory(const char *p, const char *end)
 static bool match_oom_kill(const char *p, const char *end, struct sg_kmsg_event_info *out)
 {
 	static const char killed[] = "Killed process ";
-	struct cursor c = { p, end };
+	struct sg_cursor c = { p, end };
 
 	/* "Killed process" alone (before 5.1) or after "Out of memory: ",
 	 * "Memory cgroup out of memory: ", "Out of memory (oom_kill_allocating_task): ". */
-	if (!eat(&c, killed)) {
+	if (!sg_eat_word(&c, killed)) {
 		const char *k = find(p, end, ": Killed process ");
 		if (!k || !has_out_of_memory(p, k))
 			return false;
 		c.p = k + strlen(": ") + strlen(killed);
 	}
 	uint64_t pid;
-	if (!eat_u64(&c, &pid) || pid > INT_MAX || !eat(&c, " ("))
+	if (!sg_eat_u64(&c, &pid) || pid > INT_MAX || !sg_eat_word(&c, " ("))
 		return false;
 	/* The comm may hold ')': it ends at the ") " before "total-vm:", or
 	 * without that tail at the last ')'. */

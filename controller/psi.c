@@ -14,79 +14,15 @@
 #include <string.h>
 #include <unistd.h>
 
-struct cursor {
-	const char *p, *end;
-};
-
-static bool eat_word(struct cursor *c, const char *word)
-{
-	size_t n = strlen(word);
-
-	if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n) != 0)
-		return false;
-	c->p += n;
-	return true;
-}
-
-/* At least one blank; skips all of them. */
-static bool eat_blanks(struct cursor *c)
-{
-	const char *start = c->p;
-
-	while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
-		c->p++;
-	return c->p > start;
-}
-
-static bool eat_u64(struct cursor *c, uint64_t *out)
-{
-	uint64_t v = 0;
-	const char *start = c->p;
-
-	while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
-		unsigned d = (unsigned)(*c->p - '0');
-
-		if (v > (UINT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
-		c->p++;
-	}
-	if (c->p == start)
-		return false;
-	*out = v;
-	return true;
-}
-
-/* DIGITS[.DIGITS], the only form the kernel prints for averages. */
-static bool eat_decimal(struct cursor *c, double *out)
-{
-	uint64_t ip;
-	double frac = 0, scale = 1;
-
-	if (!eat_u64(c, &ip))
-		return false;
-	if (c->p < c->end && *c->p == '.') {
-		const char *start = ++c->p;
-
-		while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
-			scale /= 10;
-			frac += (*c->p - '0') * scale;
-			c->p++;
-		}
-		if (c->p == start)
-			return false;
-	}
-	*out = (double)ip + frac;
-	return true;
-}
+#include "scan.h"
 
 /* Parses " avg10=A avg60=B avg300=C total=T\n" after the some/full word. */
-static int parse_fields(struct cursor *c, struct sg_psi_line *l)
+static int parse_fields(struct sg_cursor *c, struct sg_psi_line *l)
 {
-	if (!eat_blanks(c) || !eat_word(c, "avg10=") || !eat_decimal(c, &l->avg10) ||
-	    !eat_blanks(c) || !eat_word(c, "avg60=") || !eat_decimal(c, &l->avg60) ||
-	    !eat_blanks(c) || !eat_word(c, "avg300=") || !eat_decimal(c, &l->avg300) ||
-	    !eat_blanks(c) || !eat_word(c, "total=") || !eat_u64(c, &l->total))
+	if (!sg_eat_blanks(c) || !sg_eat_word(c, "avg10=") || !sg_eat_decimal(c, &l->avg10) ||
+	    !sg_eat_blanks(c) || !sg_eat_word(c, "avg60=") || !sg_eat_decimal(c, &l->avg60) ||
+	    !sg_eat_blanks(c) || !sg_eat_word(c, "avg300=") || !sg_eat_decimal(c, &l->avg300) ||
+	    !sg_eat_blanks(c) || !sg_eat_word(c, "total=") || !sg_eat_u64(c, &l->total))
 		return -EINVAL;
 	while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
 		c->p++;
@@ -99,16 +35,16 @@ static int parse_fields(struct cursor *c, struct sg_psi_line *l)
 
 int sg_psi_parse(const char *buf, size_t len, struct sg_psi *out)
 {
-	struct cursor c = { buf, buf + len };
+	struct sg_cursor c = { buf, buf + len };
 
 	memset(out, 0, sizeof(*out));
 	while (c.p < c.end) {
 		const char *nl = memchr(c.p, '\n', (size_t)(c.end - c.p));
 		struct sg_psi_line *l = NULL;
 
-		if (eat_word(&c, "some"))
+		if (sg_eat_word(&c, "some"))
 			l = &out->some;
-		else if (eat_word(&c, "full"))
+		else if (sg_eat_word(&c, "full"))
 			l = &out->full;
 		if (l) {
 			/* A repeated line or a garbled one means the text is not

@@ -14,28 +14,6 @@
 
 #include "procfs.h"
 
-/* cmocka 1.1.5 has no assert_double_equal. */
-#define assert_near(a, b, eps) assert_near_at((a), (b), (eps), #a, __FILE__, __LINE__)
-static void assert_near_at(double a, double b, double eps, const char *expr, const char *file,
-			   int line)
-{
-	if (!(fabs(a - b) <= eps))
-		fail_msg("%s:%d: %s = %.9g, expected %.9g", file, line, expr, a, b);
-}
-
-/* A fixture in a buffer of exactly its length (no NUL), so a read past len
- * shows under ASan or valgrind. */
-static char *fixture_exact(const char *name, size_t *len)
-{
-	char *text = fixture_read(name, len);
-	char *buf = malloc(*len ? *len : 1);
-
-	assert_non_null(buf);
-	memcpy(buf, text, *len);
-	free(text);
-	return buf;
-}
-
 static void test_procstat_blocked(void **state)
 {
 	size_t len;

@@ -11,15 +11,6 @@
 
 #include "psi.h"
 
-/* cmocka 1.1.5 has no assert_double_equal. */
-#define assert_near(a, b, eps) assert_near_at((a), (b), (eps), #a, __FILE__, __LINE__)
-static void assert_near_at(double a, double b, double eps, const char *expr, const char *file,
-			   int line)
-{
-	if (!(fabs(a - b) <= eps))
-		fail_msg("%s:%d: %s = %.9g, expected %.9g", file, line, expr, a, b);
-}
-
 /* Parses a fixture from a buffer of exactly its length (no NUL after it), so
  * a read past len shows under ASan or valgrind. */
 static int parse_fixture(const char *name, struct sg_psi *out)
