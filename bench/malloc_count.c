@@ -13,8 +13,10 @@
  * is counted once per call: a counter that silently counted nothing would
  * report a clean tick. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <execinfo.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -94,10 +96,10 @@ int posix_memalign(void **out, size_t align, size_t size)
 {
 	count(ALLOCS);
 	if (align < sizeof(void *) || (align & (align - 1)))
-		return 22; /* EINVAL */
+		return EINVAL;
 	void *p = __libc_memalign(align, size);
 	if (!p)
-		return 12; /* ENOMEM */
+		return ENOMEM;
 	*out = p;
 	return 0;
 }

@@ -18,11 +18,17 @@ int sg_parse_duration(const char *text, uint64_t *usec)
 	};
 	char *end;
 
-	if (!text || !*text || !(*text >= '0' && *text <= '9'))
+	/* DIGITS[.DIGITS] only: strtod alone would take "1e3", "0x10" or "inf". */
+	if (!text || !(*text >= '0' && *text <= '9'))
 		return -EINVAL;
+	size_t digits = strspn(text, "0123456789");
+	if (text[digits] == '.' && !(text[digits + 1] >= '0' && text[digits + 1] <= '9'))
+		return -EINVAL;
+	if (text[digits] == '.')
+		digits += 1 + strspn(text + digits + 1, "0123456789");
 	errno = 0;
 	double number = strtod(text, &end);
-	if (errno || end == text || !isfinite(number) || number < 0)
+	if (errno || end != text + digits || !isfinite(number))
 		return -EINVAL;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(end, units[i].suffix) != 0)
