@@ -57,7 +57,8 @@ test: deps
 	$(MAKE) stallguard $(UNIT_BIN)
 	@tests/run-all $(UNIT_BIN)
 
-bench: deps
+bench:
+	@scripts/install-deps bench
 	$(MAKE) stallguard $(BENCH_BIN)
 	@bench/run
 

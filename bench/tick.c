@@ -1,0 +1,512 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The cost of one guardian tick on the real code path, and its heap calls.
+ *
+ *   tick CONFIG NJOBS...
+ *
+ * For each NJOBS: 0 is CONFIG as it is (sg_config_load on its path); N > 0 is
+ * CONFIG's text plus N [job benchI] sections, each with `cgroup =` naming a
+ * real cgroup made here under the cgroup2 mount (stallguard-bench-I, holding
+ * one idle process), and rules testing every job's psi.io.some.avg10 and
+ * io.wbps, so every job's files are read at every tick. Each is built the
+ * way loop.c builds a generation, then ticked: sg_kmsg_drain on /dev/kmsg,
+ * sg_sampler_read, sg_policy_tick, sg_log_decision for each decision. The
+ * daemon drains /dev/kmsg only when it is readable; here every tick does, so
+ * the figure is an upper bound.
+ *
+ * After WARMUP_TICKS, TICKS ticks are timed one by one with
+ * CLOCK_THREAD_CPUTIME_ID, PACE_NSEC apart so each starts with caches about as
+ * cold as a tick does every 250 ms. malloc and friends are defined here and
+ * count every call made during the timed ticks. One line per NJOBS:
+ *
+ *   jobs=N ticks=T median_us=X p99_us=Y heap_calls=H jobs_read=R job_io=SOURCE
+ *
+ * then, when H > 0, "jobs=N frame=MODULE+0xOFFSET SYMBOL" for the first of
+ * those calls. jobs_read counts jobs whose psi and io signals had values at
+ * the last tick. The cgroups and their processes are removed at exit, also
+ * on a fatal signal. Exit 0, or 1 when something could not be set up. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <execinfo.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "config.h"
+#include "decision_log.h"
+#include "diskstats.h"
+#include "kmsg.h"
+#include "policy.h"
+#include "sampler.h"
+#include "signals.h"
+#include "units.h"
+
+#define WARMUP_TICKS 5
+#define TICKS 2000
+#define PACE_NSEC (2 * 1000 * 1000)
+#define JOBS_PER_RULE (SG_COND_MAX / 2)
+#define FRAMES_MAX 12
+
+/* ---- heap calls ---- */
+
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t size);
+extern void __libc_free(void *p);
+extern void *__libc_memalign(size_t align, size_t size);
+
+static bool counting;     /* set around the timed ticks; the bench is one thread */
+static uint64_t heap_calls;
+static void *frames[FRAMES_MAX];
+static int nframes;       /* of the first counted call; 0 = none yet */
+
+static void count(void)
+{
+	if (!counting)
+		return;
+	heap_calls++;
+	if (nframes)
+		return;
+	/* backtrace() was loaded in main, so it does not allocate; the flag
+	 * keeps a heap call it might make anyway from recursing. */
+	counting = false;
+	nframes = backtrace(frames, FRAMES_MAX);
+	counting = true;
+}
+
+void *malloc(size_t size)
+{
+	count();
+	return __libc_malloc(size);
+}
+
+void *calloc(size_t n, size_t size)
+{
+	count();
+	return __libc_calloc(n, size);
+}
+
+void *realloc(void *p, size_t size)
+{
+	count();
+	return __libc_realloc(p, size);
+}
+
+void free(void *p)
+{
+	count();
+	__libc_free(p);
+}
+
+void *memalign(size_t align, size_t size)
+{
+	count();
+	return __libc_memalign(align, size);
+}
+
+void *aligned_alloc(size_t align, size_t size)
+{
+	count();
+	return __libc_memalign(align, size);
+}
+
+int posix_memalign(void **out, size_t align, size_t size)
+{
+	count();
+	if (align < sizeof(void *) || (align & (align - 1)))
+		return EINVAL;
+	void *p = __libc_memalign(align, size);
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
+}
+
+static void print_frames(size_t njobs)
+{
+	for (int i = 0; i < nframes; i++) {
+		Dl_info info;
+
+		if (!dladdr(frames[i], &info) || !info.dli_fname)
+			continue;
+		printf("jobs=%zu frame=%s+0x%lx %s\n", njobs, info.dli_fname,
+		       (unsigned long)((uintptr_t)frames[i] - (uintptr_t)info.dli_fbase),
+		       info.dli_sname ? info.dli_sname : "?");
+	}
+}
+
+/* ---- job cgroups, removed at exit and on a fatal signal ---- */
+
+static pid_t bench_pid;
+static char cgroup_root[SG_PATH_MAX];
+static char job_dir[SG_JOB_MAX][SG_PATH_MAX + 32];
+static pid_t job_pid[SG_JOB_MAX];
+static size_t njob_dirs;
+
+/* Async-signal-safe: kill, waitpid, rmdir, nanosleep. */
+static void remove_jobs(void)
+{
+	if (getpid() != bench_pid)
+		return;
+	for (size_t i = 0; i < njob_dirs; i++) {
+		if (job_pid[i] > 0) {
+			kill(job_pid[i], SIGKILL);
+			waitpid(job_pid[i], NULL, 0);
+			job_pid[i] = 0;
+		}
+	}
+	for (size_t i = 0; i < njob_dirs; i++) {
+		/* An exited task may take a moment to leave its cgroup. */
+		for (int tries = 0; rmdir(job_dir[i]) < 0 && errno == EBUSY && tries < 100; tries++)
+			nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	}
+	njob_dirs = 0;
+}
+
+static const int fatal_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE,
+				     SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
+
+static void on_fatal_signal(int sig)
+{
+	remove_jobs();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void idle_job_process(void)
+{
+	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
+		signal(fatal_signals[i], SIG_DFL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != bench_pid)
+		_exit(0);
+	for (;;)
+		pause();
+}
+
+static int write_pid(const char *dir, pid_t pid)
+{
+	char path[SG_PATH_MAX + 64], text[32];
+	int len = snprintf(text, sizeof(text), "%d\n", (int)pid);
+	int fd, r = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, (size_t)len) != len)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/* stallguard-bench-1..n under the cgroup2 mount, one idle process in each. */
+static int make_jobs(size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		snprintf(job_dir[i], sizeof(job_dir[i]), "%s/stallguard-bench-%zu", cgroup_root, i + 1);
+		if (mkdir(job_dir[i], 0755) < 0 && errno != EEXIST) {
+			fprintf(stderr, "tick: cannot make cgroup %s: %m\n", job_dir[i]);
+			return -1;
+		}
+		njob_dirs = i + 1;
+		pid_t pid = fork();
+		if (pid < 0) {
+			fprintf(stderr, "tick: fork: %m\n");
+			return -1;
+		}
+		if (pid == 0)
+			idle_job_process();
+		job_pid[i] = pid;
+		int r = write_pid(job_dir[i], pid);
+		if (r < 0) {
+			fprintf(stderr, "tick: cannot move process %d into %s: %s\n", (int)pid, job_dir[i],
+				strerror(-r));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- configs ---- */
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	if (getdelim(&text, &len, '\0', f) < 0) {
+		free(text);
+		text = NULL;
+	}
+	fclose(f);
+	return text;
+}
+
+/* CONFIG's text, then one [job] per cgroup and rules testing each job's
+ * PSI and I/O rate (JOBS_PER_RULE jobs per rule: two lines each). The
+ * thresholds are out of reach, so no rule climbs. */
+static char *config_with_jobs(const char *base, size_t njobs)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "%s\n", base);
+	for (size_t i = 1; i <= njobs; i++)
+		fprintf(f, "[job bench%zu]\ncgroup = /stallguard-bench-%zu\n", i, i);
+	for (size_t first = 1; first <= njobs; first += JOBS_PER_RULE) {
+		fprintf(f, "[rule bench-jobs-%zu]\n", first);
+		for (size_t i = first; i < first + JOBS_PER_RULE && i <= njobs; i++)
+			fprintf(f, "when = job.bench%zu.psi.io.some.avg10 >= 99\nwhen = job.bench%zu.io.wbps >= 1e15\n",
+				i, i);
+		fprintf(f, "match = any\nstep = capture\n");
+	}
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static int load_config(const char *path, const char *base, size_t njobs, struct sg_config *cfg)
+{
+	struct sg_config_errors errors = { 0 };
+	char name[SG_PATH_MAX];
+	char *text = NULL;
+	int r;
+
+	if (njobs == 0) {
+		r = sg_config_load(path, cfg, &errors);
+	} else {
+		/* The name keeps CONFIG's directory: relative hook paths resolve as in CONFIG. */
+		snprintf(name, sizeof(name), "%s + %zu jobs", path, njobs);
+		text = config_with_jobs(base, njobs);
+		r = text ? sg_config_load_string(name, text, cfg, &errors) : -ENOMEM;
+	}
+	for (size_t i = 0; i < errors.count; i++)
+		fprintf(stderr, "%s\n", errors.lines[i]);
+	sg_config_errors_free(&errors);
+	free(text);
+	return r;
+}
+
+/* ---- the tick ---- */
+
+static double uptime_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t thread_cpu_nsec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void on_kernel_event(const struct sg_kmsg_event_info *ev, const struct sg_kmsg_record *rec, void *userdata)
+{
+	(void)userdata;
+	sg_log_kernel_event(ev, rec);
+}
+
+struct generation {
+	struct sg_config cfg;
+	struct sg_signal_table tab;
+	struct sg_sampler *sampler;
+	struct sg_policy *policy;
+	struct sg_sample sample;
+	struct sg_decision *decisions;
+	struct sg_kmsg_reader kmsg;
+	uint32_t pending_events[SG_EV_COUNT];
+};
+
+/* loop.c's tick, with the kernel log drained unconditionally. */
+static void tick(struct generation *gen)
+{
+	if (gen->kmsg.fd >= 0)
+		sg_kmsg_drain(&gen->kmsg, uptime_seconds(), gen->pending_events, on_kernel_event, NULL);
+	sg_sampler_read(gen->sampler, sg_now_usec(), 0, &gen->sample);
+	memcpy(gen->sample.events, gen->pending_events, sizeof(gen->pending_events));
+	memset(gen->pending_events, 0, sizeof(gen->pending_events));
+	size_t n = sg_policy_tick(gen->policy, &gen->cfg, &gen->sample, gen->decisions, gen->cfg.nrules);
+	for (size_t i = 0; i < n; i++)
+		sg_log_decision(&gen->cfg, &gen->decisions[i]);
+}
+
+/* As loop.c's generation_new. */
+static int generation_init(struct generation *gen, const char *path, const char *base, size_t njobs)
+{
+	char disks[SG_DISK_MAX][SG_DISK_NAME_MAX];
+	int r;
+
+	memset(gen, 0, sizeof(*gen));
+	gen->kmsg.fd = -1;
+	r = load_config(path, base, njobs, &gen->cfg);
+	if (r < 0)
+		return r;
+	size_t ndisks = sg_disks_discover("/sys/block", disks, SG_DISK_MAX);
+	r = sg_signal_table_init(&gen->tab, &gen->cfg, (const char(*)[SG_DISK_NAME_MAX])disks, ndisks);
+	if (r < 0)
+		return r;
+	gen->sample.nvalues = gen->tab.nslots;
+	gen->sample.values = calloc(gen->tab.nslots, sizeof(double));
+	gen->decisions = calloc(gen->cfg.nrules ? gen->cfg.nrules : 1, sizeof(*gen->decisions));
+	if (!gen->sample.values || !gen->decisions)
+		return -ENOMEM;
+	struct sg_sampler_paths paths = { .proc = "/proc", .cgroup = cgroup_root };
+	r = sg_sampler_new(&gen->sampler, &gen->cfg, &gen->tab, &paths, false);
+	if (r < 0)
+		return r;
+	r = sg_policy_new(&gen->policy, &gen->cfg, &gen->tab);
+	if (r < 0)
+		return r;
+	r = sg_kmsg_open(&gen->kmsg, gen->cfg.kmsg);
+	if (r < 0)
+		fprintf(stderr, "tick: cannot open %s (%s): ticks run without the kernel log\n", gen->cfg.kmsg,
+			strerror(-r));
+	return 0;
+}
+
+static void generation_fini(struct generation *gen)
+{
+	sg_kmsg_close(&gen->kmsg);
+	sg_policy_free(gen->policy);
+	sg_sampler_free(gen->sampler);
+	free(gen->sample.values);
+	free(gen->decisions);
+	sg_config_free(&gen->cfg);
+}
+
+/* Jobs whose io.some.avg10 and io.wbps both have a value in the last sample. */
+static size_t jobs_read(const struct generation *gen)
+{
+	size_t n = 0;
+
+	for (size_t j = 0; j < gen->cfg.njobs; j++) {
+		double psi = gen->sample.values[sg_slot_job_psi(&gen->tab, j, SG_PSI_IO, SG_PSI_SOME, SG_PSI_AVG10)];
+		double wbps = gen->sample.values[sg_slot_job_io(&gen->tab, j, SG_IO_WRITE)];
+
+		n += !isnan(psi) && !isnan(wbps);
+	}
+	return n;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t cpu_nsec[TICKS];
+
+static int run(const char *path, const char *base, size_t njobs)
+{
+	struct generation gen;
+	const struct timespec pace = { .tv_nsec = PACE_NSEC };
+	char iostat[SG_PATH_MAX + 64];
+	int r = generation_init(&gen, path, base, njobs);
+
+	if (r < 0) {
+		fprintf(stderr, "tick: %s with %zu jobs: cannot set up: %s\n", path, njobs, strerror(-r));
+		generation_fini(&gen);
+		return -1;
+	}
+	for (int i = 0; i < WARMUP_TICKS; i++) {
+		tick(&gen);
+		nanosleep(&pace, NULL);
+	}
+	heap_calls = 0;
+	nframes = 0;
+	counting = true;
+	for (int i = 0; i < TICKS; i++) {
+		uint64_t start = thread_cpu_nsec();
+
+		tick(&gen);
+		cpu_nsec[i] = thread_cpu_nsec() - start;
+		nanosleep(&pace, NULL);
+	}
+	counting = false;
+	qsort(cpu_nsec, TICKS, sizeof(cpu_nsec[0]), cmp_u64);
+	snprintf(iostat, sizeof(iostat), "%s/stallguard-bench-1/io.stat", cgroup_root);
+	printf("jobs=%zu ticks=%d median_us=%.1f p99_us=%.1f heap_calls=%llu jobs_read=%zu job_io=%s\n", njobs,
+	       TICKS, (double)cpu_nsec[TICKS / 2] / 1000.0, (double)cpu_nsec[TICKS * 99 / 100] / 1000.0,
+	       (unsigned long long)heap_calls, jobs_read(&gen),
+	       njobs == 0 ? "-" : access(iostat, R_OK) == 0 ? "io.stat" : "cgroup.procs+/proc/PID/io");
+	if (heap_calls)
+		print_frames(njobs);
+	fflush(stdout);
+	generation_fini(&gen);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum sg_cgroup_layout layout;
+	size_t njobs[8], max_jobs = 0;
+	int nruns = argc - 2;
+	void *warm[1];
+
+	if (argc < 3 || nruns > (int)(sizeof(njobs) / sizeof(njobs[0]))) {
+		fprintf(stderr, "usage: tick CONFIG NJOBS... (at most %zu counts)\n", sizeof(njobs) / sizeof(njobs[0]));
+		return 1;
+	}
+	for (int i = 0; i < nruns; i++) {
+		char *end;
+		unsigned long n = strtoul(argv[i + 2], &end, 10);
+
+		if (end == argv[i + 2] || *end || n > SG_JOB_MAX) {
+			fprintf(stderr, "tick: NJOBS is 0 to %d, not '%s'\n", SG_JOB_MAX, argv[i + 2]);
+			return 1;
+		}
+		njobs[i] = n;
+		max_jobs = n > max_jobs ? n : max_jobs;
+	}
+	char *base = read_file(argv[1]);
+	if (!base) {
+		fprintf(stderr, "tick: cannot read %s: %m\n", argv[1]);
+		return 1;
+	}
+	/* The first backtrace() loads the unwinder, which allocates. */
+	backtrace(warm, 1);
+
+	bench_pid = getpid();
+	atexit(remove_jobs);
+	struct sigaction sa = { .sa_handler = on_fatal_signal };
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
+		sigaction(fatal_signals[i], &sa, NULL);
+
+	sg_cgroup_detect("/sys/fs/cgroup", &layout, cgroup_root, sizeof(cgroup_root));
+	if (max_jobs && !cgroup_root[0]) {
+		fprintf(stderr, "tick: no cgroup2 mount under /sys/fs/cgroup: jobs cannot be watched here\n");
+		free(base);
+		return 1;
+	}
+	int status = max_jobs && make_jobs(max_jobs) < 0 ? 1 : 0;
+	for (int i = 0; !status && i < nruns; i++)
+		status = run(argv[1], base, njobs[i]) < 0 ? 1 : 0;
+	free(base);
+	return status;
+}
