@@ -64,7 +64,8 @@ void sg_log_decision(const struct sg_config *cfg, const struct sg_decision *d)
 		.level = (int)d->level,
 		.dry_run = d->dry_run,
 	};
-	sg_log_fields(d->kind == SG_DECISION_BLOCKED ? LOG_WARNING : LOG_NOTICE, &fields, "%s", line);
+	/* Decisions are what the guardian is for: shown at every level but error. */
+	sg_log_fields(LOG_WARNING, &fields, "%s", line);
 }
 
 void sg_log_kernel_event(const struct sg_kmsg_event_info *ev, const struct sg_kmsg_record *rec)

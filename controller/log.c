@@ -70,7 +70,8 @@ static void vlog(int priority, const struct sg_log_fields *fields, const char *f
 		return;
 	vsnprintf(message, sizeof(message), fmt, ap);
 	if (!to_journal) {
-		fprintf(stderr, "%s%s\n", priority_prefix(priority), message);
+		/* Decisions and kernel events carry fields; their lines need no prefix. */
+		fprintf(stderr, "%s%s\n", fields ? "" : priority_prefix(priority), message);
 		return;
 	}
 	if (!fields) {

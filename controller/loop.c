@@ -116,11 +116,14 @@ static int generation_new(struct guardian *g, struct generation **out)
 	gen->cfg.dry_run = true;
 	size_t ndisks = sg_disks_discover("/sys/block", disks, SG_DISK_MAX);
 	r = sg_signal_table_init(&gen->tab, &gen->cfg, (const char(*)[SG_DISK_NAME_MAX])disks, ndisks);
-	if (r < 0)
+	if (r < 0) {
+		sg_log(LOG_ERR, "more than %d disks to watch: name fewer disks in rules", SG_DISK_MAX);
 		goto fail;
+	}
 	for (size_t d = ndisks; d < gen->tab.ndisks; d++)
-		sg_log(LOG_WARNING, "disk %s is named by a rule but is not a whole disk on this host: its signals "
-				    "stay unavailable", gen->tab.disks[d]);
+		sg_log(LOG_WARNING, "disk %s is named by a rule but is not a whole physical disk here: it has "
+				    "figures only while /proc/diskstats lists it, and disk.any leaves it out",
+		       gen->tab.disks[d]);
 	gen->sample.nvalues = gen->tab.nslots;
 	gen->sample.values = calloc(gen->tab.nslots, sizeof(double));
 	gen->decisions = calloc(gen->cfg.nrules ? gen->cfg.nrules : 1, sizeof(*gen->decisions));
@@ -180,7 +183,8 @@ static int on_trigger(sd_event_source *source, int fd, uint32_t revents, void *u
 
 	(void)fd;
 	if (revents & (EPOLLERR | EPOLLHUP)) {
-		sg_log(LOG_WARNING, "a PSI trigger went away (its cgroup was removed): polling it every tick");
+		sg_log(LOG_WARNING, "a PSI trigger went away (its cgroup was removed): its conditions are read at "
+				    "each tick from now on");
 		sd_event_source_set_enabled(source, SD_EVENT_OFF);
 		return 0;
 	}
@@ -212,6 +216,14 @@ static int on_kmsg(sd_event_source *source, int fd, uint32_t revents, void *user
 	return 0;
 }
 
+static bool slow_windows(const struct sg_triggers *triggers)
+{
+	for (size_t i = 0; i < triggers->count; i++)
+		if (triggers->items[i].fd >= 0 && triggers->items[i].window_usec > SG_PSI_WINDOW_FAST_USEC)
+			return true;
+	return false;
+}
+
 static int attach_triggers(struct guardian *g, struct generation *gen)
 {
 	size_t armed = sg_triggers_arm(&gen->triggers);
@@ -226,9 +238,7 @@ static int attach_triggers(struct guardian *g, struct generation *gen)
 	}
 	if (gen->triggers.count)
 		sg_log(LOG_INFO, "PSI triggers: %zu of %zu armed%s", armed, gen->triggers.count,
-		       armed && gen->triggers.items[0].window_usec > SG_PSI_WINDOW_FAST_USEC
-			       ? " with 2 s windows (500 ms needs CAP_SYS_RESOURCE)"
-			       : "");
+		       slow_windows(&gen->triggers) ? ", some with 2 s windows (500 ms needs CAP_SYS_RESOURCE)" : "");
 	return 0;
 }
 
@@ -250,7 +260,7 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si,
 
 	(void)source;
 	(void)si;
-	sd_notify(0, "RELOADING=1");
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)sg_now_usec());
 	sg_log(LOG_INFO, "reloading %s", g->options->config_path);
 	int r = generation_new(g, &gen);
 	if (r < 0) {

@@ -20,8 +20,9 @@
  * time t satisfies now - t < kill_limit_window (a ring of at most
  * SG_KILL_LIMIT_MAX times; a larger count acts as SG_KILL_LIMIT_MAX). When
  * the limit is reached the decision is BLOCKED, the level does not move, and
- * the kill is asked again no sooner than step_after later (with step_after = 0,
- * at every tick). An applied kill starts the cooldown: now + cooldown.
+ * the kill is asked again no sooner than step_after later, and never sooner
+ * than 10 s (so step_after = 0 does not log a refusal every tick). An applied
+ * kill starts the cooldown: now + cooldown.
  *
  * Descending, while the rule does not hold. clear_since is the first tick at
  * which it stopped holding. Once level > 0 and
@@ -40,6 +41,9 @@
  * Dry run (global or per-rule) changes only decision.dry_run: the ladder,
  * cooldowns and the kill limit behave exactly as for real.
  *
+ * Reload (sg_policy_carry) keeps the ladder of a rule whose name and steps
+ * are the same as before; a rule whose ladder changed starts at rest.
+ *
  * At most one decision per rule per tick; decision.level is the level after
  * it. If out fills up (cap < nrules) the remaining rules still track their
  * conditions but their ladders wait for a later tick. */
@@ -52,6 +56,8 @@
 
 #include "policy.h"
 #include "units.h"
+
+#define BLOCKED_RETRY_MIN_USEC (10 * USEC_PER_SEC)
 
 struct cond_state {
 	int slot;           /* threshold: slot in a sample; event: -1 */
@@ -285,7 +291,10 @@ static bool climb(struct sg_policy *p, const struct sg_config *cfg, size_t r, ui
 			char window[32];
 
 			st->blocked = true;
-			st->retry_at = now + rule->step_after_usec;
+			/* Asked again after step_after, and never more often than every
+			 * 10 s, so a ladder with step_after = 0 does not log each tick. */
+			st->retry_at = now + (rule->step_after_usec > BLOCKED_RETRY_MIN_USEC ? rule->step_after_usec
+											      : BLOCKED_RETRY_MIN_USEC);
 			d->kind = SG_DECISION_BLOCKED;
 			d->level = st->level;
 			sg_format_duration(cfg->kill_limit_window_usec, window, sizeof(window));
@@ -391,6 +400,16 @@ static bool conds_same(const struct sg_rule *a, const struct sg_rule *b)
 	return true;
 }
 
+static bool steps_same(const struct sg_rule *a, const struct sg_rule *b)
+{
+	if (a->nsteps != b->nsteps)
+		return false;
+	for (size_t i = 0; i < a->nsteps; i++)
+		if (a->steps[i].kind != b->steps[i].kind || strcmp(a->steps[i].text, b->steps[i].text) != 0)
+			return false;
+	return true;
+}
+
 void sg_policy_carry(struct sg_policy *new_policy, const struct sg_config *new_cfg,
 		     const struct sg_policy *old_policy, const struct sg_config *old_cfg)
 {
@@ -411,7 +430,9 @@ void sg_policy_carry(struct sg_policy *new_policy, const struct sg_config *new_c
 			const struct sg_rule *orule = &old_cfg->rules[j];
 			const struct rule_state *os = &old_policy->rules[j];
 
-			if (strcmp(orule->name, nr->name) != 0 || orule->nsteps != nr->nsteps)
+			/* Same name and the same ladder, step for step: anything else
+			 * starts at rest. */
+			if (strcmp(orule->name, nr->name) != 0 || !steps_same(orule, nr))
 				continue;
 			ns->level = os->level < nr->nsteps ? os->level : (unsigned)nr->nsteps;
 			ns->last_change = os->last_change;

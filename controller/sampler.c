@@ -22,7 +22,12 @@
 #define SCRATCH_BUF (64 * 1024)
 #define SMALL_BUF 4096
 
+#define JOB_REOPEN_USEC USEC_PER_SEC
+
 struct job_sensors {
+	char dir[SG_PATH_MAX * 2]; /* the job's cgroup directory, "" when it has none */
+	bool lost;                 /* its files stopped reading: the cgroup went away */
+	uint64_t reopen_at;        /* when to look for it again */
 	int psi_fd[SG_PSI_NRES];
 	struct sg_psi psi_prev[SG_PSI_NRES];
 	bool psi_have_prev[SG_PSI_NRES];
@@ -84,11 +89,43 @@ static bool rule_tests_job_io(const struct sg_config *cfg, const char *job)
 	return false;
 }
 
-static void open_job(struct sg_sampler *s, size_t j, const struct sg_sampler_paths *paths, bool every_signal)
+static void close_job_files(struct job_sensors *js)
+{
+	for (int r = 0; r < SG_PSI_NRES; r++) {
+		close_fd(&js->psi_fd[r]);
+		js->psi_have_prev[r] = false;
+	}
+	close_fd(&js->iostat_fd);
+	close_fd(&js->procs_fd);
+	js->have_io_prev = false;
+}
+
+/* Opens the files of a job's cgroup; returns false when the cgroup is not
+ * there (its PSI files cannot be opened). */
+static bool open_job_files(struct job_sensors *js)
+{
+	char path[sizeof(js->dir) + 32];
+
+	close_job_files(js);
+	for (int r = 0; r < SG_PSI_NRES; r++) {
+		snprintf(path, sizeof(path), "%s/%s.pressure", js->dir, sg_psi_resource_name((enum sg_psi_resource)r));
+		js->psi_fd[r] = open_ro(path);
+	}
+	if (js->want_io) {
+		snprintf(path, sizeof(path), "%s/io.stat", js->dir);
+		js->iostat_fd = open_ro(path);
+		if (js->iostat_fd < 0) {
+			snprintf(path, sizeof(path), "%s/cgroup.procs", js->dir);
+			js->procs_fd = open_ro(path);
+		}
+	}
+	return js->psi_fd[SG_PSI_CPU] >= 0 || js->psi_fd[SG_PSI_IO] >= 0 || js->psi_fd[SG_PSI_MEMORY] >= 0;
+}
+
+static void init_job(struct sg_sampler *s, size_t j, const struct sg_sampler_paths *paths, bool every_signal)
 {
 	const struct sg_job *job = &s->cfg->jobs[j];
 	struct job_sensors *js = &s->jobs[j];
-	char path[SG_PATH_MAX * 2 + 32];
 
 	for (int r = 0; r < SG_PSI_NRES; r++)
 		js->psi_fd[r] = -1;
@@ -99,22 +136,38 @@ static void open_job(struct sg_sampler *s, size_t j, const struct sg_sampler_pat
 		       job->cgroup[0] ? "no cgroup2 mount" : "no cgroup =");
 		return;
 	}
-	for (int r = 0; r < SG_PSI_NRES; r++) {
-		snprintf(path, sizeof(path), "%s%s/%s.pressure", paths->cgroup, job->cgroup,
-			 sg_psi_resource_name((enum sg_psi_resource)r));
-		js->psi_fd[r] = open_ro(path);
-		if (js->psi_fd[r] < 0 && r == 0)
-			sg_log(LOG_WARNING, "job %s: cannot open %s (%m): its PSI is unavailable until restart",
-			       job->name, path);
+	snprintf(js->dir, sizeof(js->dir), "%s%s", paths->cgroup, job->cgroup);
+	if (!open_job_files(js)) {
+		js->lost = true;
+		sg_log(LOG_WARNING, "job %s: no cgroup at %s yet: its signals are unavailable until it appears",
+		       job->name, js->dir);
 	}
-	if (!js->want_io)
+}
+
+/* A job whose cgroup went away (a service restarted, say) is looked for
+ * again once a second, and read again as soon as it is back. */
+static void job_lost(struct sg_sampler *s, size_t j, uint64_t now_usec)
+{
+	struct job_sensors *js = &s->jobs[j];
+
+	js->lost = true;
+	js->reopen_at = now_usec + JOB_REOPEN_USEC;
+	close_job_files(js);
+	sg_log(LOG_WARNING, "job %s: its cgroup %s went away; its signals are unavailable until it is back",
+	       s->cfg->jobs[j].name, js->dir);
+}
+
+static void job_look_again(struct sg_sampler *s, size_t j, uint64_t now_usec)
+{
+	struct job_sensors *js = &s->jobs[j];
+
+	if (now_usec < js->reopen_at)
 		return;
-	snprintf(path, sizeof(path), "%s%s/io.stat", paths->cgroup, job->cgroup);
-	js->iostat_fd = open_ro(path);
-	if (js->iostat_fd >= 0)
-		return;
-	snprintf(path, sizeof(path), "%s%s/cgroup.procs", paths->cgroup, job->cgroup);
-	js->procs_fd = open_ro(path);
+	js->reopen_at = now_usec + JOB_REOPEN_USEC;
+	if (open_job_files(js)) {
+		js->lost = false;
+		sg_log(LOG_INFO, "job %s: its cgroup %s is back", s->cfg->jobs[j].name, js->dir);
+	}
 }
 
 int sg_sampler_new(struct sg_sampler **out, const struct sg_config *cfg, const struct sg_signal_table *tab,
@@ -163,7 +216,7 @@ int sg_sampler_new(struct sg_sampler **out, const struct sg_config *cfg, const s
 		sg_log(LOG_WARNING, "cannot open %s/diskstats, stat or loadavg: some signals are unavailable",
 		       paths->proc);
 	for (size_t j = 0; j < cfg->njobs; j++)
-		open_job(s, j, paths, every_signal);
+		init_job(s, j, paths, every_signal);
 	*out = s;
 	return 0;
 }
@@ -178,12 +231,8 @@ void sg_sampler_free(struct sg_sampler *s)
 	close_fd(&s->stat_fd);
 	close_fd(&s->loadavg_fd);
 	close_fd(&s->proc_fd);
-	for (size_t j = 0; s->jobs && j < s->cfg->njobs; j++) {
-		for (int r = 0; r < SG_PSI_NRES; r++)
-			close_fd(&s->jobs[j].psi_fd[r]);
-		close_fd(&s->jobs[j].iostat_fd);
-		close_fd(&s->jobs[j].procs_fd);
-	}
+	for (size_t j = 0; s->jobs && j < s->cfg->njobs; j++)
+		close_job_files(&s->jobs[j]);
 	free(s->jobs);
 	free(s->diskstats_buf);
 	free(s->scratch);
@@ -196,7 +245,7 @@ void sg_sampler_free(struct sg_sampler *s)
 
 /* One pressure file into its avg and stall slots. metrics_all: system PSI
  * (avg10, avg60, avg300, stall) or a job's (avg10, stall). */
-static void read_psi(int fd, struct sg_psi *prev, bool *have_prev, double elapsed_usec, double *values,
+static bool read_psi(int fd, struct sg_psi *prev, bool *have_prev, double elapsed_usec, double *values,
 		     size_t (*slot)(const struct sg_sampler *, size_t, int, int, int), const struct sg_sampler *s,
 		     size_t owner, int res)
 {
@@ -204,7 +253,7 @@ static void read_psi(int fd, struct sg_psi *prev, bool *have_prev, double elapse
 
 	if (fd < 0 || sg_psi_read_fd(fd, &now) < 0) {
 		*have_prev = false;
-		return;
+		return false;
 	}
 	for (int k = 0; k < SG_PSI_NKIND; k++) {
 		const struct sg_psi_line *line = k == SG_PSI_SOME ? &now.some : &now.full;
@@ -222,6 +271,7 @@ static void read_psi(int fd, struct sg_psi *prev, bool *have_prev, double elapse
 	}
 	*prev = now;
 	*have_prev = true;
+	return true;
 }
 
 static size_t system_psi_slot(const struct sg_sampler *s, size_t owner, int res, int kind, int metric)
@@ -262,7 +312,7 @@ static void read_disks(struct sg_sampler *s, double elapsed_ms, double *values)
 		for (int m = 0; m < SG_DISK_NMETRIC; m++) {
 			size_t any = sg_slot_disk(tab, tab->ndisks, (enum sg_disk_metric)m);
 			values[sg_slot_disk(tab, d, (enum sg_disk_metric)m)] = figures[m];
-			if (isnan(values[any]) || figures[m] > values[any])
+			if (d < tab->nwhole && (isnan(values[any]) || figures[m] > values[any]))
 				values[any] = figures[m];
 		}
 	}
@@ -351,9 +401,19 @@ void sg_sampler_read(struct sg_sampler *s, uint64_t now_usec, double lag_ms, str
 	read_disks(s, elapsed_usec / 1000.0, values);
 	read_tasks(s, values);
 	for (size_t j = 0; j < s->cfg->njobs; j++) {
+		struct job_sensors *js = &s->jobs[j];
+		bool read_any = false;
+
+		if (js->lost)
+			job_look_again(s, j, now_usec);
 		for (int r = 0; r < SG_PSI_NRES; r++)
-			read_psi(s->jobs[j].psi_fd[r], &s->jobs[j].psi_prev[r], &s->jobs[j].psi_have_prev[r],
-				 elapsed_usec, values, job_psi_slot, s, j, r);
+			read_any |= read_psi(js->psi_fd[r], &js->psi_prev[r], &js->psi_have_prev[r], elapsed_usec,
+					     values, job_psi_slot, s, j, r);
+		/* A removed cgroup's open files fail to read (ENODEV). */
+		if (!read_any && js->dir[0] && !js->lost) {
+			job_lost(s, j, now_usec);
+			continue;
+		}
 		read_job_io(s, j, elapsed_usec / 1e6, values);
 	}
 	s->prev_usec = now_usec;

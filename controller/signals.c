@@ -173,6 +173,7 @@ int sg_signal_table_init(struct sg_signal_table *tab, const struct sg_config *cf
 			return -E2BIG;
 		sg_strlcpy(tab->disks[tab->ndisks++], disks[i], SG_DISK_NAME_MAX);
 	}
+	tab->nwhole = tab->ndisks;
 	/* Disks a rule names but the host lacks get slots too: NaN until they appear. */
 	for (size_t r = 0; r < cfg->nrules; r++) {
 		for (size_t c = 0; c < cfg->rules[r].nconds; c++) {

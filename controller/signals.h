@@ -64,6 +64,7 @@ struct sg_signal_table {
 	size_t njobs;
 	char disks[SG_DISK_MAX][SG_DISK_NAME_MAX];
 	size_t ndisks;
+	size_t nwhole;  /* disks[0, nwhole) are the host's whole disks, the ones "any" covers */
 	size_t nslots;
 };
 

@@ -16,8 +16,11 @@ static void add(struct sg_triggers *triggers, const char *path, bool full, doubl
 		if (strcmp(t->path, path) == 0 && t->full == full && t->percent == percent)
 			return;
 	}
-	if (triggers->count == SG_TRIGGER_MAX)
+	if (triggers->count == SG_TRIGGER_MAX) {
+		sg_log(LOG_WARNING, "more than %d distinct PSI triggers: %s %s %.1f%% is read at each tick only",
+		       SG_TRIGGER_MAX, path, full ? "full" : "some", percent);
 		return;
+	}
 	struct sg_trigger *t = &triggers->items[triggers->count++];
 	snprintf(t->path, sizeof(t->path), "%s", path);
 	t->full = full;

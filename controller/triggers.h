@@ -26,7 +26,8 @@ struct sg_triggers {
 
 /* Lists the distinct triggers cfg's conditions want: one per pressure file,
  * kind and threshold, for `>=`/`>` conditions on psi.* and job.*.psi.*
- * (a job needs a cgroup; cgroup_root is the cgroup2 mount or ""). Pure. */
+ * (a job needs a cgroup; cgroup_root is the cgroup2 mount or ""). Triggers
+ * past SG_TRIGGER_MAX are logged and left to the tick. */
 void sg_triggers_plan(const struct sg_config *cfg, const char *proc, const char *cgroup_root,
 		      struct sg_triggers *triggers);
 

@@ -774,6 +774,65 @@ static void test_carry(void **state)
 	sim_free(n);
 }
 
+/* A rule whose ladder changed on reload starts at rest: its old level would
+ * name steps it no longer has. */
+static void test_carry_changed_ladder_starts_at_rest(void **state)
+{
+	(void)state;
+	struct sim *o = sim_new(), *n = sim_new();
+	struct sg_rule *r;
+
+	r = add_rule(o, "swapped");
+	add_when(r, "psi.io.full.avg10", SG_OP_GE, 20, 0);
+	add_step(r, SG_STEP_IONICE);
+	add_step(r, SG_STEP_FREEZE);
+	r = add_rule(o, "retuned");
+	add_when(r, "psi.io.full.avg10", SG_OP_GE, 20, 0);
+	add_step(r, SG_STEP_IOMAX);
+	snprintf(r->steps[0].text, sizeof(r->steps[0].text), "io.max wbps=10M");
+	sim_start(o);
+	set(o, "psi.io.full.avg10", 30);
+	run(o, SEC(20));
+	assert_int_equal(sg_policy_level(o->pol, 0), 2);
+	assert_int_equal(sg_policy_level(o->pol, 1), 1);
+
+	r = add_rule(n, "swapped");
+	add_when(r, "psi.io.full.avg10", SG_OP_GE, 20, 0);
+	add_step(r, SG_STEP_FREEZE);
+	add_step(r, SG_STEP_IONICE);
+	r = add_rule(n, "retuned");
+	add_when(r, "psi.io.full.avg10", SG_OP_GE, 20, 0);
+	add_step(r, SG_STEP_IOMAX);
+	snprintf(r->steps[0].text, sizeof(r->steps[0].text), "io.max wbps=20M");
+	sim_start(n);
+	sg_policy_carry(n->pol, &n->cfg, o->pol, &o->cfg);
+	assert_int_equal(sg_policy_level(n->pol, 0), 0);
+	assert_int_equal(sg_policy_level(n->pol, 1), 0);
+	sim_free(o);
+	sim_free(n);
+}
+
+/* With step_after = 0 a refused kill is asked again every 10 s, not every tick. */
+static void test_blocked_retry_floor(void **state)
+{
+	(void)state;
+	struct sim *s = sim_new();
+	struct sg_rule *r = add_rule(s, "k");
+
+	s->cfg.kill_limit_count = 0;
+	add_when(r, "psi.memory.full.avg10", SG_OP_GE, 20, 0);
+	add_step(r, SG_STEP_KILL);
+	r->step_after_usec = 0;
+	sim_start(s);
+	set(s, "psi.memory.full.avg10", 50);
+	run(s, SEC(25));
+	expect_count(s, 3);
+	expect(s, 0, 0, 0, 0, SG_DECISION_BLOCKED, 0);
+	expect(s, 1, SEC(10), 0, 0, SG_DECISION_BLOCKED, 0);
+	expect(s, 2, SEC(20), 0, 0, SG_DECISION_BLOCKED, 0);
+	sim_free(s);
+}
+
 static void test_full_output_defers_ladders(void **state)
 {
 	(void)state;
@@ -850,6 +909,8 @@ int main(void)
 		cmocka_unit_test(test_dry_run_per_rule_counts_kills),
 		cmocka_unit_test(test_reason_truncated),
 		cmocka_unit_test(test_carry),
+		cmocka_unit_test(test_carry_changed_ladder_starts_at_rest),
+		cmocka_unit_test(test_blocked_retry_floor),
 		cmocka_unit_test(test_full_output_defers_ladders),
 		cmocka_unit_test(test_new_bad_signal),
 	};

@@ -261,12 +261,104 @@ static void test_missing_files(void **state)
 	free(sample.values);
 }
 
+/* A real cgroup of the unified mount removed and created again (a service
+ * restart): its signals go unavailable, then come back within a second. */
+static void test_job_cgroup_comes_back(void **state)
+{
+	static const char *const roots[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+	struct sg_config cfg;
+	struct sg_job job = { 0 };
+	struct sg_signal_table tab;
+	struct sg_sampler *sampler;
+	const char *root = NULL;
+	char dir[256], probe[300];
+
+	(void)state;
+	for (size_t i = 0; i < 2 && !root; i++) {
+		snprintf(probe, sizeof(probe), "%s/cgroup.procs", roots[i]);
+		if (access(probe, F_OK) == 0)
+			root = roots[i];
+	}
+	if (!root)
+		fail_msg("no cgroup2 mount at /sys/fs/cgroup/unified or /sys/fs/cgroup: this test needs one");
+	sg_config_defaults(&cfg);
+	snprintf(job.name, sizeof(job.name), "svc");
+	snprintf(job.cgroup, sizeof(job.cgroup), "/stallguard-test-%d", (int)getpid());
+	cfg.jobs = &job;
+	cfg.njobs = 1;
+	snprintf(dir, sizeof(dir), "%s%s", root, job.cgroup);
+	if (mkdir(dir, 0755) < 0)
+		fail_msg("mkdir %s: %s", dir, strerror(errno));
+	assert_int_equal(sg_signal_table_init(&tab, &cfg, NULL, 0), 0);
+	struct sg_sample sample = { .nvalues = tab.nslots, .values = calloc(tab.nslots, sizeof(double)) };
+	assert_non_null(sample.values);
+	struct sg_sampler_paths paths = { .proc = "/proc", .cgroup = root };
+	assert_int_equal(sg_sampler_new(&sampler, &cfg, &tab, &paths, false), 0);
+	size_t slot = sg_slot_job_psi(&tab, 0, SG_PSI_IO, SG_PSI_SOME, SG_PSI_AVG10);
+
+	sg_sampler_read(sampler, 1000000, 0, &sample);
+	bool present = !isnan(sample.values[slot]);
+	rmdir(dir);
+	sg_sampler_read(sampler, 1250000, 0, &sample);
+	bool gone = isnan(sample.values[slot]);
+	if (mkdir(dir, 0755) < 0)
+		fail_msg("mkdir %s again: %s", dir, strerror(errno));
+	sg_sampler_read(sampler, 1500000, 0, &sample); /* looked for again only after 1 s */
+	bool too_soon = isnan(sample.values[slot]);
+	sg_sampler_read(sampler, 2300000, 0, &sample);
+	bool back = !isnan(sample.values[slot]);
+	sg_sampler_free(sampler);
+	free(sample.values);
+	rmdir(dir);
+	assert_true(present);
+	assert_true(gone);
+	assert_true(too_soon);
+	assert_true(back);
+}
+
+/* A disk a rule names that is not one of the host's whole disks has its own
+ * figures but does not feed disk.any. */
+static void test_any_covers_whole_disks_only(void **state)
+{
+	struct tree *t = *state;
+	static const char disks[][SG_DISK_NAME_MAX] = { "vda" };
+	struct sg_config cfg;
+	struct sg_rule rule = { 0 };
+	struct sg_signal_table tab;
+	struct sg_sampler *sampler;
+
+	sg_config_defaults(&cfg);
+	rule.nconds = 1;
+	snprintf(rule.conds[0].signal, sizeof(rule.conds[0].signal), "disk.vda1.util");
+	cfg.rules = &rule;
+	cfg.nrules = 1;
+	write_all(t, 1);
+	assert_int_equal(sg_signal_table_init(&tab, &cfg, disks, 1), 0);
+	assert_int_equal(tab.ndisks, 2);
+	assert_int_equal(tab.nwhole, 1);
+	struct sg_sample sample = { .nvalues = tab.nslots, .values = calloc(tab.nslots, sizeof(double)) };
+	assert_non_null(sample.values);
+	struct sg_sampler_paths paths = { .proc = t->proc, .cgroup = "" };
+	assert_int_equal(sg_sampler_new(&sampler, &cfg, &tab, &paths, false), 0);
+	sg_sampler_read(sampler, 1000000, 0, &sample);
+	write_all(t, 2);
+	sg_sampler_read(sampler, 2000000, 0, &sample);
+	/* vda1's io_ticks advance twice as fast as vda's: 100 % against 50 %. */
+	assert_near(sample.values[sg_slot_disk(&tab, 1, SG_DISK_UTIL)], 100.0, 1e-6);
+	assert_near(sample.values[sg_slot_disk(&tab, 0, SG_DISK_UTIL)], 50.0, 1e-6);
+	assert_near(sample.values[sg_slot_disk(&tab, 2, SG_DISK_UTIL)], 50.0, 1e-6);
+	sg_sampler_free(sampler);
+	free(sample.values);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_two_readings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dstate_scan_when_blocked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_files, setup, teardown),
+		cmocka_unit_test(test_job_cgroup_comes_back),
+		cmocka_unit_test_setup_teardown(test_any_covers_whole_disks_only, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
