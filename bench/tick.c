@@ -433,17 +433,20 @@ struct timing {
 	double median_us, p99_us;
 };
 
-/* n ticks, pace_nsec apart, each timed alone. */
+/* n ticks, pace_nsec apart, each timed alone; their heap calls are counted
+ * (not qsort's: it may allocate). */
 static struct timing time_ticks(struct generation *gen, int n, long pace_nsec)
 {
 	const struct timespec pace = { .tv_nsec = pace_nsec };
 
+	counting = true;
 	for (int i = 0; i < n; i++) {
 		nanosleep(&pace, NULL);
 		uint64_t start = thread_cpu_nsec();
 		tick(gen);
 		cpu_nsec[i] = thread_cpu_nsec() - start;
 	}
+	counting = false;
 	qsort(cpu_nsec, (size_t)n, sizeof(cpu_nsec[0]), cmp_u64);
 	return (struct timing){ (double)cpu_nsec[n / 2] / 1000.0, (double)cpu_nsec[n * 99 / 100] / 1000.0 };
 }
@@ -463,10 +466,8 @@ static int run(const char *path, const char *base, size_t njobs)
 		tick(&gen);
 	heap_calls = 0;
 	nframes = 0;
-	counting = true;
 	struct timing warm = time_ticks(&gen, WARM_TICKS, WARM_PACE_NSEC);
 	struct timing cold = time_ticks(&gen, COLD_TICKS, COLD_PACE_NSEC);
-	counting = false;
 	snprintf(iostat, sizeof(iostat), "%s/stallguard-bench-1/io.stat", cgroup_root);
 	printf("jobs=%zu ticks=%d median_us=%.1f p99_us=%.1f warm_median_us=%.1f heap_calls=%llu jobs_read=%zu "
 	       "job_io=%s\n", njobs, COLD_TICKS, cold.median_us, cold.p99_us, warm.median_us,

@@ -54,6 +54,7 @@ size_t sg_policy_tick(struct sg_policy *policy, const struct sg_config *cfg, con
 unsigned sg_policy_level(const struct sg_policy *policy, size_t rule);
 /* Whether the rule's condition held at the last tick. */
 bool sg_policy_holding(const struct sg_policy *policy, size_t rule);
-/* Carries ladder state of rules with the same name from old to new (reload). */
+/* Carries ladder state from old to new (reload) for rules whose name and
+ * steps are unchanged; any other rule starts at rest. */
 void sg_policy_carry(struct sg_policy *new_policy, const struct sg_config *new_cfg,
 		     const struct sg_policy *old_policy, const struct sg_config *old_cfg);

@@ -101,12 +101,14 @@ static void close_job_files(struct job_sensors *js)
 }
 
 /* Opens the files of a job's cgroup; returns false when the cgroup is not
- * there (its PSI files cannot be opened). */
+ * there. */
 static bool open_job_files(struct job_sensors *js)
 {
 	char path[sizeof(js->dir) + 32];
 
 	close_job_files(js);
+	if (access(js->dir, F_OK) < 0)
+		return false;
 	for (int r = 0; r < SG_PSI_NRES; r++) {
 		snprintf(path, sizeof(path), "%s/%s.pressure", js->dir, sg_psi_resource_name((enum sg_psi_resource)r));
 		js->psi_fd[r] = open_ro(path);
@@ -119,7 +121,7 @@ static bool open_job_files(struct job_sensors *js)
 			js->procs_fd = open_ro(path);
 		}
 	}
-	return js->psi_fd[SG_PSI_CPU] >= 0 || js->psi_fd[SG_PSI_IO] >= 0 || js->psi_fd[SG_PSI_MEMORY] >= 0;
+	return true;
 }
 
 static void init_job(struct sg_sampler *s, size_t j, const struct sg_sampler_paths *paths, bool every_signal)
@@ -166,7 +168,7 @@ static void job_look_again(struct sg_sampler *s, size_t j, uint64_t now_usec)
 	js->reopen_at = now_usec + JOB_REOPEN_USEC;
 	if (open_job_files(js)) {
 		js->lost = false;
-		sg_log(LOG_INFO, "job %s: its cgroup %s is back", s->cfg->jobs[j].name, js->dir);
+		sg_log(LOG_INFO, "job %s: its cgroup %s is there: watching it", s->cfg->jobs[j].name, js->dir);
 	}
 }
 
@@ -356,14 +358,15 @@ static void read_tasks(struct sg_sampler *s, double *values)
 	}
 }
 
-static void read_job_io(struct sg_sampler *s, size_t j, double elapsed_s, double *values)
+/* Returns whether a file was read (false also when the job has none open). */
+static bool read_job_io(struct sg_sampler *s, size_t j, double elapsed_s, double *values)
 {
 	struct job_sensors *js = &s->jobs[j];
 	uint64_t rbytes, wbytes;
 	int r = -EBADF;
 
 	if (!js->want_io)
-		return;
+		return false;
 	if (js->iostat_fd >= 0) {
 		ssize_t n = read_whole(js->iostat_fd, s->scratch, SCRATCH_BUF);
 		r = n < 0 ? (int)n : sg_cgroup_iostat_parse(s->scratch, (size_t)n, &rbytes, &wbytes);
@@ -372,7 +375,7 @@ static void read_job_io(struct sg_sampler *s, size_t j, double elapsed_s, double
 	}
 	if (r < 0) {
 		js->have_io_prev = false;
-		return;
+		return false;
 	}
 	/* A process that left the cgroup takes its bytes with it: never negative. */
 	if (js->have_io_prev && elapsed_s > 0) {
@@ -384,6 +387,7 @@ static void read_job_io(struct sg_sampler *s, size_t j, double elapsed_s, double
 	js->rbytes_prev = rbytes;
 	js->wbytes_prev = wbytes;
 	js->have_io_prev = true;
+	return true;
 }
 
 void sg_sampler_read(struct sg_sampler *s, uint64_t now_usec, double lag_ms, struct sg_sample *sample)
@@ -402,19 +406,19 @@ void sg_sampler_read(struct sg_sampler *s, uint64_t now_usec, double lag_ms, str
 	read_tasks(s, values);
 	for (size_t j = 0; j < s->cfg->njobs; j++) {
 		struct job_sensors *js = &s->jobs[j];
-		bool read_any = false;
+		bool opened = js->iostat_fd >= 0 || js->procs_fd >= 0, read_any;
 
 		if (js->lost)
 			job_look_again(s, j, now_usec);
-		for (int r = 0; r < SG_PSI_NRES; r++)
+		read_any = read_job_io(s, j, elapsed_usec / 1e6, values);
+		for (int r = 0; r < SG_PSI_NRES; r++) {
+			opened |= js->psi_fd[r] >= 0;
 			read_any |= read_psi(js->psi_fd[r], &js->psi_prev[r], &js->psi_have_prev[r], elapsed_usec,
 					     values, job_psi_slot, s, j, r);
-		/* A removed cgroup's open files fail to read (ENODEV). */
-		if (!read_any && js->dir[0] && !js->lost) {
-			job_lost(s, j, now_usec);
-			continue;
 		}
-		read_job_io(s, j, elapsed_usec / 1e6, values);
+		/* A removed cgroup's open files all fail to read (ENODEV). */
+		if (opened && !read_any && !js->lost)
+			job_lost(s, j, now_usec);
 	}
 	s->prev_usec = now_usec;
 }

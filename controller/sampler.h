@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Reads every sensor into a sample. Files are opened once and re-read with
- * pread; buffers are allocated in sg_sampler_new, never in a tick. */
+/* Reads every sensor into a sample. Files are opened at start and re-read
+ * with pread; a job's cgroup that goes away is looked for again once a
+ * second and its files reopened when it is back. Buffers are allocated in
+ * sg_sampler_new, never in a tick. */
 #pragma once
 
 #include <stdbool.h>
