@@ -9,9 +9,9 @@
  * call made after the first dump as "module+offset" return addresses, so an
  * allocation in a steady-state tick can be traced to its function.
  *
- * Built by the Makefile as a program, main() checks that each entry point
- * is counted once per call: a counter that silently counted nothing would
- * report a clean tick. */
+ * The Makefile builds every C file in bench/ as a program, this one too: so
+ * main() checks that each entry point is counted once per call, for a
+ * counter that silently counted nothing would report a clean tick. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
@@ -38,18 +38,18 @@ enum { ALLOCS, FREES, NCOUNTS };
 static uint64_t counts[NCOUNTS];
 static char dump_path[256];
 static int dumps;               /* SIGUSR2 dumps so far */
-static bool tracing;            /* the first heap call after the first dump is being recorded */
+static bool tracing;            /* set when that recording starts: nothing after it is recorded */
 static void *frames[FRAMES_MAX];
 static int nframes;             /* 0: none recorded yet */
 
-/* Records where the first heap call after the first dump came from. */
+/* Counts a call; records where the first one after the first dump came from. */
 static void count(int which)
 {
 	__atomic_fetch_add(&counts[which], 1, __ATOMIC_RELAXED);
 	if (__atomic_load_n(&dumps, __ATOMIC_RELAXED) == 0 || __atomic_load_n(&nframes, __ATOMIC_RELAXED))
 		return;
-	/* backtrace() is loaded at start (see setup), so it does not allocate here;
-	 * the flag keeps a heap call it might make from recursing. */
+	/* backtrace() was loaded at start (see setup), so it does not allocate
+	 * here; the flag keeps a heap call it might make anyway from recursing. */
 	if (__atomic_exchange_n(&tracing, true, __ATOMIC_ACQUIRE))
 		return;
 	int n = backtrace(frames, FRAMES_MAX);
@@ -201,8 +201,8 @@ int main(void)
 	int (*volatile do_posix_memalign)(void **, size_t, size_t) = posix_memalign;
 	void (*volatile do_free)(void *) = free;
 	uint64_t allocs = counts[ALLOCS], frees = counts[FREES];
-	void *a = do_malloc(16), *b = do_calloc(2, 16), *c = do_memalign(64, 64), *d = do_aligned_alloc(64, 64);
-	void *e = NULL;
+	void *a = do_malloc(16), *b = do_calloc(2, 16), *e = NULL;
+	void *c = do_memalign(64, 64), *d = do_aligned_alloc(64, 64);
 
 	a = do_realloc(a, 4096);
 	if (do_posix_memalign(&e, 64, 64) != 0)
@@ -214,7 +214,7 @@ int main(void)
 	do_free(e);
 	uint64_t got_allocs = counts[ALLOCS] - allocs, got_frees = counts[FREES] - frees;
 	if (got_allocs != 6 || got_frees != 5) {
-		printf("malloc_count: counted %llu allocations and %llu frees of 6 and 5: the counter is broken\n",
+		printf("malloc_count: counted %llu allocations and %llu frees of 6 and 5: it is broken\n",
 		       (unsigned long long)got_allocs, (unsigned long long)got_frees);
 		return 1;
 	}

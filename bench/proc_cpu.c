@@ -35,7 +35,8 @@ int main(int argc, char **argv)
 			printf("%ld -\n", pid);
 			continue;
 		}
-		printf("%ld %llu\n", pid, (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
+		printf("%ld %llu\n", pid,
+		       (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
 	}
 	return status;
 }

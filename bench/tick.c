@@ -332,7 +332,8 @@ static uint64_t thread_cpu_nsec(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void on_kernel_event(const struct sg_kmsg_event_info *ev, const struct sg_kmsg_record *rec, void *userdata)
+static void on_kernel_event(const struct sg_kmsg_event_info *ev, const struct sg_kmsg_record *rec,
+			    void *userdata)
 {
 	(void)userdata;
 	sg_log_kernel_event(ev, rec);
@@ -412,10 +413,10 @@ static size_t jobs_read(const struct generation *gen)
 	size_t n = 0;
 
 	for (size_t j = 0; j < gen->cfg.njobs; j++) {
-		double psi = gen->sample.values[sg_slot_job_psi(&gen->tab, j, SG_PSI_IO, SG_PSI_SOME, SG_PSI_AVG10)];
-		double wbps = gen->sample.values[sg_slot_job_io(&gen->tab, j, SG_IO_WRITE)];
+		size_t psi = sg_slot_job_psi(&gen->tab, j, SG_PSI_IO, SG_PSI_SOME, SG_PSI_AVG10);
+		size_t wbps = sg_slot_job_io(&gen->tab, j, SG_IO_WRITE);
 
-		n += !isnan(psi) && !isnan(wbps);
+		n += !isnan(gen->sample.values[psi]) && !isnan(gen->sample.values[wbps]);
 	}
 	return n;
 }
@@ -448,7 +449,8 @@ static struct timing time_ticks(struct generation *gen, int n, long pace_nsec)
 	}
 	counting = false;
 	qsort(cpu_nsec, (size_t)n, sizeof(cpu_nsec[0]), cmp_u64);
-	return (struct timing){ (double)cpu_nsec[n / 2] / 1000.0, (double)cpu_nsec[n * 99 / 100] / 1000.0 };
+	return (struct timing){ .median_us = (double)cpu_nsec[n / 2] / 1000.0,
+				.p99_us = (double)cpu_nsec[n * 99 / 100] / 1000.0 };
 }
 
 static int run(const char *path, const char *base, size_t njobs)
@@ -469,8 +471,8 @@ static int run(const char *path, const char *base, size_t njobs)
 	struct timing warm = time_ticks(&gen, WARM_TICKS, WARM_PACE_NSEC);
 	struct timing cold = time_ticks(&gen, COLD_TICKS, COLD_PACE_NSEC);
 	snprintf(iostat, sizeof(iostat), "%s/stallguard-bench-1/io.stat", cgroup_root);
-	printf("jobs=%zu ticks=%d median_us=%.1f p99_us=%.1f warm_median_us=%.1f heap_calls=%llu jobs_read=%zu "
-	       "job_io=%s\n", njobs, COLD_TICKS, cold.median_us, cold.p99_us, warm.median_us,
+	printf("jobs=%zu ticks=%d median_us=%.1f p99_us=%.1f warm_median_us=%.1f heap_calls=%llu "
+	       "jobs_read=%zu job_io=%s\n", njobs, COLD_TICKS, cold.median_us, cold.p99_us, warm.median_us,
 	       (unsigned long long)heap_calls, jobs_read(&gen),
 	       njobs == 0 ? "-" : access(iostat, R_OK) == 0 ? "io.stat" : "cgroup.procs+/proc/PID/io");
 	if (heap_calls)
@@ -488,7 +490,8 @@ int main(int argc, char **argv)
 	void *warm[1];
 
 	if (argc < 3 || nruns > (int)(sizeof(njobs) / sizeof(njobs[0]))) {
-		fprintf(stderr, "usage: tick CONFIG NJOBS... (at most %zu counts)\n", sizeof(njobs) / sizeof(njobs[0]));
+		fprintf(stderr, "usage: tick CONFIG NJOBS... (at most %zu of them)\n",
+			sizeof(njobs) / sizeof(njobs[0]));
 		return 1;
 	}
 	for (int i = 0; i < nruns; i++) {
