@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
@@ -49,6 +50,8 @@ struct guardian {
 	const struct sg_run_options *options;
 	sd_event *event;
 	sd_event_source *timer;
+	int timer_fd;        /* periodic: no re-arming per tick */
+	uint64_t interval_usec;
 	sd_event_source *kmsg_source;
 	struct sg_kmsg_reader kmsg;
 	uint32_t pending_events[SG_EV_COUNT];
@@ -161,19 +164,37 @@ static void tick(struct guardian *g, uint64_t now, double lag_ms)
 	g->ticks++;
 }
 
-static int on_timer(sd_event_source *source, uint64_t usec, void *userdata)
+static int on_timer(sd_event_source *source, int fd, uint32_t revents, void *userdata)
 {
 	struct guardian *g = userdata;
-	uint64_t now = sg_now_usec();
-	uint64_t interval = g->gen->cfg.interval_usec;
+	uint64_t expirations = 0;
 
-	(void)usec;
-	tick(g, now, now > g->next_tick ? (double)(now - g->next_tick) / 1000.0 : 0);
-	g->next_tick += interval;
-	if (g->next_tick <= now)
-		g->next_tick = now + interval; /* ticks missed: do not run them in a burst */
-	sd_event_source_set_time(source, g->next_tick);
-	sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);
+	(void)source;
+	(void)revents;
+	if (read(fd, &expirations, sizeof(expirations)) != sizeof(expirations) || expirations == 0)
+		return 0;
+	uint64_t now = sg_now_usec();
+	/* Lag: how late this wake-up is after the first tick it answers; ticks
+	 * missed meanwhile are not run in a burst. */
+	double lag_ms = now > g->next_tick ? (double)(now - g->next_tick) / 1000.0 : 0;
+	g->next_tick += expirations * g->interval_usec;
+	tick(g, now, lag_ms);
+	return 0;
+}
+
+/* Arms the periodic tick timer (again, when a reload changed the interval). */
+static int arm_tick(struct guardian *g, uint64_t interval_usec)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = (time_t)(interval_usec / USEC_PER_SEC),
+				 .tv_nsec = (long)(interval_usec % USEC_PER_SEC) * 1000 },
+	};
+
+	its.it_value = its.it_interval;
+	if (timerfd_settime(g->timer_fd, 0, &its, NULL) < 0)
+		return sg_log_errno(LOG_ERR, errno, "cannot arm the tick timer");
+	g->interval_usec = interval_usec;
+	g->next_tick = sg_now_usec() + interval_usec;
 	return 0;
 }
 
@@ -277,6 +298,8 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si,
 	}
 	generation_free(g->gen);
 	g->gen = gen;
+	if (gen->cfg.interval_usec != g->interval_usec)
+		arm_tick(g, gen->cfg.interval_usec);
 	announce(gen);
 	sd_notify(0, "READY=1");
 	return 0;
@@ -305,7 +328,7 @@ static void harden(void)
 
 int sg_run(const struct sg_run_options *options)
 {
-	struct guardian g = { .options = options };
+	struct guardian g = { .options = options, .timer_fd = -1 };
 	enum sg_cgroup_layout layout;
 	sigset_t mask;
 	int status = 1, r;
@@ -350,12 +373,19 @@ int sg_run(const struct sg_run_options *options)
 	if (attach_triggers(&g, g.gen) < 0)
 		goto out;
 
-	g.next_tick = sg_now_usec();
-	r = sd_event_add_time(g.event, &g.timer, CLOCK_MONOTONIC, g.next_tick, USEC_PER_MSEC, on_timer, &g);
-	if (r < 0) {
-		sg_log_errno(LOG_ERR, r, "cannot arm the tick timer");
+	g.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (g.timer_fd < 0) {
+		sg_log_errno(LOG_ERR, errno, "cannot create the tick timer");
 		goto out;
 	}
+	if (arm_tick(&g, g.gen->cfg.interval_usec) < 0)
+		goto out;
+	r = sd_event_add_io(g.event, &g.timer, g.timer_fd, EPOLLIN, on_timer, &g);
+	if (r < 0) {
+		sg_log_errno(LOG_ERR, r, "cannot watch the tick timer");
+		goto out;
+	}
+	tick(&g, sg_now_usec(), 0); /* the first reading: rates and stalls start from here */
 	harden();
 	sd_notify(0, "READY=1");
 	r = sd_event_loop(g.event);
@@ -365,6 +395,8 @@ int sg_run(const struct sg_run_options *options)
 		sg_log_errno(LOG_ERR, r, "event loop failed");
 out:
 	sd_event_source_disable_unref(g.timer);
+	if (g.timer_fd >= 0)
+		close(g.timer_fd);
 	sd_event_source_disable_unref(g.kmsg_source);
 	generation_free(g.gen);
 	sg_kmsg_close(&g.kmsg);

@@ -33,6 +33,8 @@ struct job_sensors {
 	bool psi_have_prev[SG_PSI_NRES];
 	int iostat_fd;   /* io.stat, when the io controller is enabled */
 	int procs_fd;    /* cgroup.procs otherwise */
+	struct sg_proc_io_cache io_cache; /* its processes' /proc/PID/io, with procs_fd */
+	bool want_psi[SG_PSI_NRES];
 	bool want_io;
 	bool have_io_prev;
 	uint64_t rbytes_prev, wbytes_prev;
@@ -41,6 +43,8 @@ struct job_sensors {
 struct sg_sampler {
 	const struct sg_config *cfg;
 	const struct sg_signal_table *tab;
+	/* What the rules test: only those files are read in a tick. */
+	bool want_psi[SG_PSI_NRES], want_disks, want_stat, want_loadavg;
 	int proc_fd;
 	int psi_fd[SG_PSI_NRES];
 	struct sg_psi psi_prev[SG_PSI_NRES];
@@ -61,6 +65,16 @@ static int open_ro(const char *path)
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
+/* A file a rule reads: its absence is worth a warning. */
+static int open_wanted(const char *path)
+{
+	int fd = open_ro(path);
+
+	if (fd < 0)
+		sg_log(LOG_WARNING, "cannot open %s (%m): the signals read from it are unavailable", path);
+	return fd;
+}
+
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -77,16 +91,53 @@ static ssize_t read_whole(int fd, char *buf, size_t len)
 	return n < 0 ? -errno : n;
 }
 
-static bool rule_tests_job_io(const struct sg_config *cfg, const char *job)
+/* Marks what cfg's conditions read; every_signal marks everything. */
+static void compute_wants(struct sg_sampler *s, bool every_signal)
 {
-	char prefix[SG_NAME_MAX + 8];
+	const struct sg_config *cfg = s->cfg;
 
-	snprintf(prefix, sizeof(prefix), "job.%s.io.", job);
-	for (size_t r = 0; r < cfg->nrules; r++)
-		for (size_t c = 0; c < cfg->rules[r].nconds; c++)
-			if (strncmp(cfg->rules[r].conds[c].signal, prefix, strlen(prefix)) == 0)
-				return true;
-	return false;
+	if (every_signal) {
+		s->want_disks = s->want_stat = s->want_loadavg = true;
+		for (int r = 0; r < SG_PSI_NRES; r++)
+			s->want_psi[r] = true;
+		for (size_t j = 0; j < cfg->njobs; j++) {
+			s->jobs[j].want_io = true;
+			for (int r = 0; r < SG_PSI_NRES; r++)
+				s->jobs[j].want_psi[r] = true;
+		}
+		return;
+	}
+	for (size_t i = 0; i < cfg->nrules; i++) {
+		for (size_t c = 0; c < cfg->rules[i].nconds; c++) {
+			struct sg_signal_ref ref;
+			char why[128];
+			int job = -1;
+
+			if (sg_signal_parse(cfg->rules[i].conds[c].signal, &ref, why, sizeof(why)) < 0)
+				continue;
+			for (size_t j = 0; j < cfg->njobs && job < 0; j++)
+				if (strcmp(cfg->jobs[j].name, ref.job) == 0)
+					job = (int)j;
+			switch (ref.family) {
+			case SG_SIG_PSI: s->want_psi[ref.res] = true; break;
+			case SG_SIG_DISK: s->want_disks = true; break;
+			case SG_SIG_MISC:
+				s->want_stat |= ref.misc == SG_MISC_TASKS_BLOCKED || ref.misc == SG_MISC_TASKS_DSTATE;
+				s->want_loadavg |= ref.misc == SG_MISC_LOAD1 || ref.misc == SG_MISC_LOAD5 ||
+						   ref.misc == SG_MISC_LOAD15;
+				break;
+			case SG_SIG_JOB_PSI:
+				if (job >= 0)
+					s->jobs[job].want_psi[ref.res] = true;
+				break;
+			case SG_SIG_JOB_IO:
+				if (job >= 0)
+					s->jobs[job].want_io = true;
+				break;
+			case SG_SIG_KMSG: break;
+			}
+		}
+	}
 }
 
 static void close_job_files(struct job_sensors *js)
@@ -97,6 +148,7 @@ static void close_job_files(struct job_sensors *js)
 	}
 	close_fd(&js->iostat_fd);
 	close_fd(&js->procs_fd);
+	sg_proc_io_cache_clear(&js->io_cache);
 	js->have_io_prev = false;
 }
 
@@ -110,6 +162,8 @@ static bool open_job_files(struct job_sensors *js)
 	if (access(js->dir, F_OK) < 0)
 		return false;
 	for (int r = 0; r < SG_PSI_NRES; r++) {
+		if (!js->want_psi[r])
+			continue;
 		snprintf(path, sizeof(path), "%s/%s.pressure", js->dir, sg_psi_resource_name((enum sg_psi_resource)r));
 		js->psi_fd[r] = open_ro(path);
 	}
@@ -124,7 +178,7 @@ static bool open_job_files(struct job_sensors *js)
 	return true;
 }
 
-static void init_job(struct sg_sampler *s, size_t j, const struct sg_sampler_paths *paths, bool every_signal)
+static void init_job(struct sg_sampler *s, size_t j, const struct sg_sampler_paths *paths)
 {
 	const struct sg_job *job = &s->cfg->jobs[j];
 	struct job_sensors *js = &s->jobs[j];
@@ -132,7 +186,7 @@ static void init_job(struct sg_sampler *s, size_t j, const struct sg_sampler_pat
 	for (int r = 0; r < SG_PSI_NRES; r++)
 		js->psi_fd[r] = -1;
 	js->iostat_fd = js->procs_fd = -1;
-	js->want_io = every_signal || rule_tests_job_io(s->cfg, job->name);
+	sg_proc_io_cache_init(&js->io_cache);
 	if (!job->cgroup[0] || !paths->cgroup[0]) {
 		sg_log(LOG_DEBUG, "job %s: no cgroup to read (%s): its psi and io signals are unavailable", job->name,
 		       job->cgroup[0] ? "no cgroup2 mount" : "no cgroup =");
@@ -200,25 +254,24 @@ int sg_sampler_new(struct sg_sampler **out, const struct sg_config *cfg, const s
 	memset(s->scratch, 0, SCRATCH_BUF);
 
 	sg_strlcpy(s->proc_path, paths->proc, sizeof(s->proc_path));
+	compute_wants(s, every_signal);
 	s->proc_fd = open(paths->proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (int r = 0; r < SG_PSI_NRES; r++) {
+		s->psi_fd[r] = -1;
+		if (!s->want_psi[r])
+			continue;
 		snprintf(path, sizeof(path), "%s/pressure/%s", paths->proc,
 			 sg_psi_resource_name((enum sg_psi_resource)r));
-		s->psi_fd[r] = open_ro(path);
-		if (s->psi_fd[r] < 0)
-			sg_log(LOG_WARNING, "cannot open %s (%m): its PSI signals are unavailable", path);
+		s->psi_fd[r] = open_wanted(path);
 	}
 	snprintf(path, sizeof(path), "%s/diskstats", paths->proc);
-	s->diskstats_fd = open_ro(path);
+	s->diskstats_fd = s->want_disks ? open_wanted(path) : -1;
 	snprintf(path, sizeof(path), "%s/stat", paths->proc);
-	s->stat_fd = open_ro(path);
+	s->stat_fd = s->want_stat ? open_wanted(path) : -1;
 	snprintf(path, sizeof(path), "%s/loadavg", paths->proc);
-	s->loadavg_fd = open_ro(path);
-	if (s->diskstats_fd < 0 || s->stat_fd < 0 || s->loadavg_fd < 0)
-		sg_log(LOG_WARNING, "cannot open %s/diskstats, stat or loadavg: some signals are unavailable",
-		       paths->proc);
+	s->loadavg_fd = s->want_loadavg ? open_wanted(path) : -1;
 	for (size_t j = 0; j < cfg->njobs; j++)
-		init_job(s, j, paths, every_signal);
+		init_job(s, j, paths);
 	*out = s;
 	return 0;
 }
@@ -371,7 +424,8 @@ static bool read_job_io(struct sg_sampler *s, size_t j, double elapsed_s, double
 		ssize_t n = read_whole(js->iostat_fd, s->scratch, SCRATCH_BUF);
 		r = n < 0 ? (int)n : sg_cgroup_iostat_parse(s->scratch, (size_t)n, &rbytes, &wbytes);
 	} else if (js->procs_fd >= 0 && s->proc_fd >= 0) {
-		r = sg_cgroup_procs_io(js->procs_fd, s->proc_fd, s->scratch, SCRATCH_BUF, &rbytes, &wbytes);
+		r = sg_cgroup_procs_io(js->procs_fd, s->proc_fd, &js->io_cache, s->scratch, SCRATCH_BUF, &rbytes,
+				       &wbytes);
 	}
 	if (r < 0) {
 		js->have_io_prev = false;

@@ -3,6 +3,9 @@
 #include "fixture.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "jobio.h"
 
@@ -55,12 +58,98 @@ static void test_proc_io(void **state)
 	assert_int_equal(sg_proc_io_parse("read_bytes: x\nwrite_bytes: 1\n", 29, &r, &w), -EINVAL);
 }
 
+static void write_file(const char *dir, const char *rel, const char *text)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		fail_msg("cannot write %s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Processes' /proc/PID/io files stay open between readings; a process that
+ * leaves the cgroup leaves the cache and its file is closed. */
+static void test_procs_io_cache(void **state)
+{
+	char dir[] = "/tmp/sg-jobio.XXXXXX", sub[300], scratch[256], cmd[64];
+	struct sg_proc_io_cache cache;
+	uint64_t r, w;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	for (int pid = 7; pid <= 9; pid++) {
+		snprintf(sub, sizeof(sub), "%s/%d", dir, pid);
+		assert_int_equal(mkdir(sub, 0755), 0);
+		snprintf(sub, sizeof(sub), "%d/io", pid);
+		write_file(dir, sub, "read_bytes: 10\nwrite_bytes: 100\n");
+	}
+	write_file(dir, "procs", "7\n8\n9\n");
+	int proc_fd = open(dir, O_RDONLY | O_DIRECTORY);
+	snprintf(sub, sizeof(sub), "%s/procs", dir);
+	int procs_fd = open(sub, O_RDONLY);
+	assert_true(proc_fd >= 0 && procs_fd >= 0);
+	sg_proc_io_cache_init(&cache);
+
+	assert_int_equal(sg_cgroup_procs_io(procs_fd, proc_fd, &cache, scratch, sizeof(scratch), &r, &w), 0);
+	assert_true(r == 30 && w == 300);
+	assert_int_equal(cache.count, 3);
+	/* Rewritten in place: the cached files read the new numbers. */
+	write_file(dir, "8/io", "read_bytes: 20\nwrite_bytes: 200\n");
+	/* Removed: a cached file of a regular file still reads; pid 9 leaving the list drops it. */
+	write_file(dir, "procs", "7\n8\n");
+	assert_int_equal(sg_cgroup_procs_io(procs_fd, proc_fd, &cache, scratch, sizeof(scratch), &r, &w), 0);
+	assert_true(r == 30 && w == 300);
+	assert_int_equal(cache.count, 2);
+	/* A pid that is not there at all is skipped. */
+	write_file(dir, "procs", "7\n12345\n");
+	assert_int_equal(sg_cgroup_procs_io(procs_fd, proc_fd, &cache, scratch, sizeof(scratch), &r, &w), 0);
+	assert_true(r == 10 && w == 100);
+	assert_int_equal(cache.count, 1);
+	write_file(dir, "procs", "7\nx\n");
+	assert_int_equal(sg_cgroup_procs_io(procs_fd, proc_fd, &cache, scratch, sizeof(scratch), &r, &w), -EINVAL);
+
+	sg_proc_io_cache_clear(&cache);
+	assert_int_equal(cache.count, 0);
+	close(procs_fd);
+	close(proc_fd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* On the real /proc: this process's own bytes, through the cache. */
+static void test_procs_io_real(void **state)
+{
+	char list[32], scratch[256], path[] = "/tmp/sg-jobio-procs.XXXXXX";
+	struct sg_proc_io_cache cache;
+	uint64_t r, w;
+
+	(void)state;
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	snprintf(list, sizeof(list), "%d\n", (int)getpid());
+	assert_int_equal(write(fd, list, strlen(list)), (ssize_t)strlen(list));
+	int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY);
+	sg_proc_io_cache_init(&cache);
+	assert_int_equal(sg_cgroup_procs_io(fd, proc_fd, &cache, scratch, sizeof(scratch), &r, &w), 0);
+	assert_int_equal(cache.count, 1);
+	assert_int_equal(cache.pid[0], getpid());
+	sg_proc_io_cache_clear(&cache);
+	close(proc_fd);
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_iostat_sums_devices),
 		cmocka_unit_test(test_iostat_rejects_garbage),
 		cmocka_unit_test(test_proc_io),
+		cmocka_unit_test(test_procs_io_cache),
+		cmocka_unit_test(test_procs_io_real),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

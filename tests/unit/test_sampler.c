@@ -211,7 +211,7 @@ static void test_dstate_scan_when_blocked(void **state)
 	struct sg_sample sample = { .nvalues = tab.nslots, .values = calloc(tab.nslots, sizeof(double)) };
 	assert_non_null(sample.values);
 	struct sg_sampler_paths paths = { .proc = t->proc, .cgroup = "" };
-	assert_int_equal(sg_sampler_new(&sampler, &cfg, &tab, &paths, false), 0);
+	assert_int_equal(sg_sampler_new(&sampler, &cfg, &tab, &paths, true), 0);
 	sg_sampler_read(sampler, 1000000, 0, &sample);
 	assert_near(sample.values[sg_slot_misc(SG_MISC_TASKS_BLOCKED)], 2, 1e-9);
 	assert_near(sample.values[sg_slot_misc(SG_MISC_TASKS_DSTATE)], 2, 1e-9);
@@ -293,7 +293,7 @@ static void test_job_cgroup_comes_back(void **state)
 	struct sg_sample sample = { .nvalues = tab.nslots, .values = calloc(tab.nslots, sizeof(double)) };
 	assert_non_null(sample.values);
 	struct sg_sampler_paths paths = { .proc = "/proc", .cgroup = root };
-	assert_int_equal(sg_sampler_new(&sampler, &cfg, &tab, &paths, false), 0);
+	assert_int_equal(sg_sampler_new(&sampler, &cfg, &tab, &paths, true), 0);
 	size_t slot = sg_slot_job_psi(&tab, 0, SG_PSI_IO, SG_PSI_SOME, SG_PSI_AVG10);
 
 	sg_sampler_read(sampler, 1000000, 0, &sample);
@@ -351,6 +351,45 @@ static void test_any_covers_whole_disks_only(void **state)
 	free(sample.values);
 }
 
+/* Without every_signal only the files the rules test are read: the others'
+ * signals stay unavailable even though their files are there. */
+static void test_reads_only_what_rules_test(void **state)
+{
+	struct tree *t = *state;
+	struct sg_config cfg;
+	struct sg_job job = { 0 };
+	struct sg_rule rule = { 0 };
+	struct sg_signal_table tab;
+	struct sg_sampler *sampler;
+
+	sg_config_defaults(&cfg);
+	snprintf(job.name, sizeof(job.name), "web");
+	snprintf(job.cgroup, sizeof(job.cgroup), "/web");
+	cfg.jobs = &job;
+	cfg.njobs = 1;
+	rule.nconds = 2;
+	snprintf(rule.conds[0].signal, sizeof(rule.conds[0].signal), "psi.io.some.avg10");
+	snprintf(rule.conds[1].signal, sizeof(rule.conds[1].signal), "job.web.psi.memory.some.avg10");
+	cfg.rules = &rule;
+	cfg.nrules = 1;
+	write_all(t, 1);
+	assert_int_equal(sg_signal_table_init(&tab, &cfg, NULL, 0), 0);
+	struct sg_sample sample = { .nvalues = tab.nslots, .values = calloc(tab.nslots, sizeof(double)) };
+	assert_non_null(sample.values);
+	struct sg_sampler_paths paths = { .proc = t->proc, .cgroup = t->cgroup };
+	assert_int_equal(sg_sampler_new(&sampler, &cfg, &tab, &paths, false), 0);
+	sg_sampler_read(sampler, 1000000, 0, &sample);
+	assert_near(sample.values[sg_slot_psi(SG_PSI_IO, SG_PSI_SOME, SG_PSI_AVG10)], 10.0, 1e-9);
+	assert_near(sample.values[sg_slot_job_psi(&tab, 0, SG_PSI_MEMORY, SG_PSI_SOME, SG_PSI_AVG10)], 20.0, 1e-9);
+	assert_true(isnan(sample.values[sg_slot_psi(SG_PSI_CPU, SG_PSI_SOME, SG_PSI_AVG10)]));
+	assert_true(isnan(sample.values[sg_slot_job_psi(&tab, 0, SG_PSI_IO, SG_PSI_SOME, SG_PSI_AVG10)]));
+	assert_true(isnan(sample.values[sg_slot_misc(SG_MISC_LOAD1)]));
+	assert_true(isnan(sample.values[sg_slot_misc(SG_MISC_TASKS_BLOCKED)]));
+	assert_true(isnan(sample.values[sg_slot_job_io(&tab, 0, SG_IO_WRITE)]));
+	sg_sampler_free(sampler);
+	free(sample.values);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +397,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dstate_scan_when_blocked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_files, setup, teardown),
 		cmocka_unit_test(test_job_cgroup_comes_back),
+		cmocka_unit_test_setup_teardown(test_reads_only_what_rules_test, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_any_covers_whole_disks_only, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
