@@ -65,6 +65,7 @@ int sg_proc_io_parse(const char *buf, size_t len, uint64_t *rbytes, uint64_t *wb
 void sg_proc_io_cache_init(struct sg_proc_io_cache *cache)
 {
 	cache->count = 0;
+	cache->overflow = 0;
 }
 
 void sg_proc_io_cache_clear(struct sg_proc_io_cache *cache)
@@ -76,53 +77,53 @@ void sg_proc_io_cache_clear(struct sg_proc_io_cache *cache)
 
 static void cache_drop(struct sg_proc_io_cache *cache, size_t i)
 {
+	size_t last = --cache->count;
+
 	close(cache->fd[i]);
-	cache->count--;
-	cache->pid[i] = cache->pid[cache->count];
-	cache->fd[i] = cache->fd[cache->count];
-	cache->seen[i] = cache->seen[cache->count];
+	cache->pid[i] = cache->pid[last];
+	cache->fd[i] = cache->fd[last];
+	cache->rbytes[i] = cache->rbytes[last];
+	cache->wbytes[i] = cache->wbytes[last];
+	cache->seen[i] = cache->seen[last];
 }
 
-/* Reads one process's bytes through the cache. Returns false when it is gone. */
-static bool read_process(struct sg_proc_io_cache *cache, int proc_dir_fd, int pid, uint64_t *r, uint64_t *w)
+static bool read_io(int fd, uint64_t *r, uint64_t *w)
 {
-	char path[32], io[512];
-	size_t i;
-	ssize_t got;
+	char io[512];
+	ssize_t got = pread(fd, io, sizeof(io), 0);
 
-	for (i = 0; i < cache->count && cache->pid[i] != pid; i++)
-		;
-	if (i < cache->count) {
-		got = pread(cache->fd[i], io, sizeof(io), 0);
-		if (got > 0 && sg_proc_io_parse(io, (size_t)got, r, w) == 0) {
-			cache->seen[i] = true;
-			return true;
-		}
-		cache_drop(cache, i); /* exited (ESRCH) */
-		return false;
+	return got > 0 && sg_proc_io_parse(io, (size_t)got, r, w) == 0;
+}
+
+/* Opens and baselines a process new to the cache (nothing when it is gone). */
+static void cache_add(struct sg_proc_io_cache *cache, int proc_dir_fd, int pid)
+{
+	char path[32];
+	size_t i = cache->count;
+
+	if (i == SG_PROC_IO_CACHE) {
+		cache->overflow++;
+		return;
 	}
 	snprintf(path, sizeof(path), "%d/io", pid);
 	int fd = openat(proc_dir_fd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return false; /* exited */
-	got = pread(fd, io, sizeof(io), 0);
-	bool ok = got > 0 && sg_proc_io_parse(io, (size_t)got, r, w) == 0;
-	if (ok && cache->count < SG_PROC_IO_CACHE) {
-		cache->pid[cache->count] = pid;
-		cache->fd[cache->count] = fd;
-		cache->seen[cache->count++] = true;
-	} else {
+		return; /* exited */
+	if (!read_io(fd, &cache->rbytes[i], &cache->wbytes[i])) {
 		close(fd);
+		return;
 	}
-	return ok;
+	cache->pid[i] = pid;
+	cache->fd[i] = fd;
+	cache->seen[i] = true;
+	cache->count++;
 }
 
-int sg_cgroup_procs_io(int procs_fd, int proc_dir_fd, struct sg_proc_io_cache *cache, char *scratch,
-		       size_t scratch_len, uint64_t *rbytes, uint64_t *wbytes)
+int sg_proc_io_refresh(struct sg_proc_io_cache *cache, int procs_fd, int proc_dir_fd, char *scratch,
+		       size_t scratch_len)
 {
 	ssize_t n = pread(procs_fd, scratch, scratch_len, 0);
 
-	*rbytes = *wbytes = 0;
 	if (n < 0)
 		return -errno;
 	/* A list longer than scratch is cut at its last whole line. */
@@ -133,15 +134,19 @@ int sg_cgroup_procs_io(int procs_fd, int proc_dir_fd, struct sg_proc_io_cache *c
 	}
 	for (size_t i = 0; i < cache->count; i++)
 		cache->seen[i] = false;
+	cache->overflow = 0;
 	for (struct sg_cursor c = { scratch, end }; c.p < c.end; c.p++ /* newline */) {
-		uint64_t pid, r, w;
+		uint64_t pid;
+		size_t i;
 
 		if (!sg_eat_u64(&c, &pid) || pid > INT32_MAX)
 			return -EINVAL;
-		if (read_process(cache, proc_dir_fd, (int)pid, &r, &w)) {
-			*rbytes += r;
-			*wbytes += w;
-		}
+		for (i = 0; i < cache->count && cache->pid[i] != (int)pid; i++)
+			;
+		if (i < cache->count)
+			cache->seen[i] = true;
+		else
+			cache_add(cache, proc_dir_fd, (int)pid);
 	}
 	/* Processes that left the cgroup leave the cache. */
 	for (size_t i = 0; i < cache->count;) {
@@ -151,4 +156,22 @@ int sg_cgroup_procs_io(int procs_fd, int proc_dir_fd, struct sg_proc_io_cache *c
 			cache_drop(cache, i);
 	}
 	return 0;
+}
+
+void sg_proc_io_delta(struct sg_proc_io_cache *cache, uint64_t *rbytes, uint64_t *wbytes)
+{
+	*rbytes = *wbytes = 0;
+	for (size_t i = 0; i < cache->count;) {
+		uint64_t r, w;
+
+		if (!read_io(cache->fd[i], &r, &w)) {
+			cache_drop(cache, i); /* exited: ESRCH */
+			continue;
+		}
+		*rbytes += r > cache->rbytes[i] ? r - cache->rbytes[i] : 0;
+		*wbytes += w > cache->wbytes[i] ? w - cache->wbytes[i] : 0;
+		cache->rbytes[i] = r;
+		cache->wbytes[i] = w;
+		i++;
+	}
 }

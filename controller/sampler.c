@@ -23,6 +23,7 @@
 #define SMALL_BUF 4096
 
 #define JOB_REOPEN_USEC USEC_PER_SEC
+#define PROCS_REFRESH_USEC USEC_PER_SEC
 
 struct job_sensors {
 	char dir[SG_PATH_MAX * 2]; /* the job's cgroup directory, "" when it has none */
@@ -34,6 +35,8 @@ struct job_sensors {
 	int iostat_fd;   /* io.stat, when the io controller is enabled */
 	int procs_fd;    /* cgroup.procs otherwise */
 	struct sg_proc_io_cache io_cache; /* its processes' /proc/PID/io, with procs_fd */
+	uint64_t procs_refresh_at; /* when to read cgroup.procs again */
+	bool overflow_logged;
 	bool want_psi[SG_PSI_NRES];
 	bool want_io;
 	bool have_io_prev;
@@ -149,6 +152,7 @@ static void close_job_files(struct job_sensors *js)
 	close_fd(&js->iostat_fd);
 	close_fd(&js->procs_fd);
 	sg_proc_io_cache_clear(&js->io_cache);
+	js->procs_refresh_at = 0;
 	js->have_io_prev = false;
 }
 
@@ -412,34 +416,53 @@ static void read_tasks(struct sg_sampler *s, double *values)
 }
 
 /* Returns whether a file was read (false also when the job has none open). */
-static bool read_job_io(struct sg_sampler *s, size_t j, double elapsed_s, double *values)
+static bool read_job_io(struct sg_sampler *s, size_t j, uint64_t now_usec, double elapsed_s, double *values)
 {
 	struct job_sensors *js = &s->jobs[j];
 	uint64_t rbytes, wbytes;
-	int r = -EBADF;
 
 	if (!js->want_io)
 		return false;
 	if (js->iostat_fd >= 0) {
+		/* io.stat is cumulative for the whole cgroup, children included. */
 		ssize_t n = read_whole(js->iostat_fd, s->scratch, SCRATCH_BUF);
-		r = n < 0 ? (int)n : sg_cgroup_iostat_parse(s->scratch, (size_t)n, &rbytes, &wbytes);
-	} else if (js->procs_fd >= 0 && s->proc_fd >= 0) {
-		r = sg_cgroup_procs_io(js->procs_fd, s->proc_fd, &js->io_cache, s->scratch, SCRATCH_BUF, &rbytes,
-				       &wbytes);
+		if (n < 0 || sg_cgroup_iostat_parse(s->scratch, (size_t)n, &rbytes, &wbytes) < 0) {
+			js->have_io_prev = false;
+			return false;
+		}
+		if (js->have_io_prev && elapsed_s > 0) {
+			values[sg_slot_job_io(s->tab, j, SG_IO_READ)] =
+				(double)sg_counter_delta(js->rbytes_prev, rbytes) / elapsed_s;
+			values[sg_slot_job_io(s->tab, j, SG_IO_WRITE)] =
+				(double)sg_counter_delta(js->wbytes_prev, wbytes) / elapsed_s;
+		}
+		js->rbytes_prev = rbytes;
+		js->wbytes_prev = wbytes;
+		js->have_io_prev = true;
+		return true;
 	}
-	if (r < 0) {
-		js->have_io_prev = false;
+	if (js->procs_fd < 0 || s->proc_fd < 0)
 		return false;
+	/* Without the io controller: each process's own bytes. Membership is
+	 * read again once a second; between, the processes known are read. */
+	if (now_usec >= js->procs_refresh_at) {
+		if (sg_proc_io_refresh(&js->io_cache, js->procs_fd, s->proc_fd, s->scratch, SCRATCH_BUF) < 0) {
+			js->have_io_prev = false;
+			return false;
+		}
+		js->procs_refresh_at = now_usec + PROCS_REFRESH_USEC;
+		if (js->io_cache.overflow && !js->overflow_logged) {
+			js->overflow_logged = true;
+			sg_log(LOG_WARNING, "job %s: more than %d processes: job.%s.io counts the first %d only "
+					    "(enable the io controller for whole-cgroup figures)",
+			       s->cfg->jobs[j].name, SG_PROC_IO_CACHE, s->cfg->jobs[j].name, SG_PROC_IO_CACHE);
+		}
 	}
-	/* A process that left the cgroup takes its bytes with it: never negative. */
+	sg_proc_io_delta(&js->io_cache, &rbytes, &wbytes);
 	if (js->have_io_prev && elapsed_s > 0) {
-		values[sg_slot_job_io(s->tab, j, SG_IO_READ)] =
-			rbytes > js->rbytes_prev ? (double)(rbytes - js->rbytes_prev) / elapsed_s : 0;
-		values[sg_slot_job_io(s->tab, j, SG_IO_WRITE)] =
-			wbytes > js->wbytes_prev ? (double)(wbytes - js->wbytes_prev) / elapsed_s : 0;
+		values[sg_slot_job_io(s->tab, j, SG_IO_READ)] = (double)rbytes / elapsed_s;
+		values[sg_slot_job_io(s->tab, j, SG_IO_WRITE)] = (double)wbytes / elapsed_s;
 	}
-	js->rbytes_prev = rbytes;
-	js->wbytes_prev = wbytes;
 	js->have_io_prev = true;
 	return true;
 }
@@ -460,18 +483,20 @@ void sg_sampler_read(struct sg_sampler *s, uint64_t now_usec, double lag_ms, str
 	read_tasks(s, values);
 	for (size_t j = 0; j < s->cfg->njobs; j++) {
 		struct job_sensors *js = &s->jobs[j];
-		bool opened = js->iostat_fd >= 0 || js->procs_fd >= 0, read_any;
+		bool io_open, psi_open = false, psi_read = false, io_read;
 
 		if (js->lost)
 			job_look_again(s, j, now_usec);
-		read_any = read_job_io(s, j, elapsed_usec / 1e6, values);
+		io_open = js->iostat_fd >= 0 || js->procs_fd >= 0;
+		io_read = read_job_io(s, j, now_usec, elapsed_usec / 1e6, values);
 		for (int r = 0; r < SG_PSI_NRES; r++) {
-			opened |= js->psi_fd[r] >= 0;
-			read_any |= read_psi(js->psi_fd[r], &js->psi_prev[r], &js->psi_have_prev[r], elapsed_usec,
+			psi_open |= js->psi_fd[r] >= 0;
+			psi_read |= read_psi(js->psi_fd[r], &js->psi_prev[r], &js->psi_have_prev[r], elapsed_usec,
 					     values, job_psi_slot, s, j, r);
 		}
-		/* A removed cgroup's open files all fail to read (ENODEV). */
-		if (opened && !read_any && !js->lost)
+		/* A removed cgroup's open files fail to read (ENODEV). Its pressure
+		 * files tell at once; cgroup.procs only when it is read again. */
+		if (!js->lost && (psi_open ? !psi_read : io_open && !io_read))
 			job_lost(s, j, now_usec);
 	}
 	s->prev_usec = now_usec;

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "jobio.h"
@@ -70,8 +72,8 @@ static void write_file(const char *dir, const char *rel, const char *text)
 	fclose(f);
 }
 
-/* Processes' /proc/PID/io files stay open between readings; a process that
- * leaves the cgroup leaves the cache and its file is closed. */
+/* Processes' /proc/PID/io files stay open between readings and count only
+ * what they do while in the job; a process that leaves is dropped. */
 static void test_procs_io_cache(void **state)
 {
 	char dir[] = "/tmp/sg-jobio.XXXXXX", sub[300], scratch[256], cmd[64];
@@ -86,30 +88,32 @@ static void test_procs_io_cache(void **state)
 		snprintf(sub, sizeof(sub), "%d/io", pid);
 		write_file(dir, sub, "read_bytes: 10\nwrite_bytes: 100\n");
 	}
-	write_file(dir, "procs", "7\n8\n9\n");
+	write_file(dir, "procs", "7\n8\n");
 	int proc_fd = open(dir, O_RDONLY | O_DIRECTORY);
 	snprintf(sub, sizeof(sub), "%s/procs", dir);
 	int procs_fd = open(sub, O_RDONLY);
 	assert_true(proc_fd >= 0 && procs_fd >= 0);
 	sg_proc_io_cache_init(&cache);
 
-	assert_int_equal(sg_cgroup_procs_io(procs_fd, proc_fd, &cache, scratch, sizeof(scratch), &r, &w), 0);
-	assert_true(r == 30 && w == 300);
-	assert_int_equal(cache.count, 3);
-	/* Rewritten in place: the cached files read the new numbers. */
-	write_file(dir, "8/io", "read_bytes: 20\nwrite_bytes: 200\n");
-	/* Removed: a cached file of a regular file still reads; pid 9 leaving the list drops it. */
-	write_file(dir, "procs", "7\n8\n");
-	assert_int_equal(sg_cgroup_procs_io(procs_fd, proc_fd, &cache, scratch, sizeof(scratch), &r, &w), 0);
-	assert_true(r == 30 && w == 300);
+	assert_int_equal(sg_proc_io_refresh(&cache, procs_fd, proc_fd, scratch, sizeof(scratch)), 0);
 	assert_int_equal(cache.count, 2);
-	/* A pid that is not there at all is skipped. */
-	write_file(dir, "procs", "7\n12345\n");
-	assert_int_equal(sg_cgroup_procs_io(procs_fd, proc_fd, &cache, scratch, sizeof(scratch), &r, &w), 0);
-	assert_true(r == 10 && w == 100);
-	assert_int_equal(cache.count, 1);
-	write_file(dir, "procs", "7\nx\n");
-	assert_int_equal(sg_cgroup_procs_io(procs_fd, proc_fd, &cache, scratch, sizeof(scratch), &r, &w), -EINVAL);
+	sg_proc_io_delta(&cache, &r, &w);
+	assert_true(r == 0 && w == 0); /* their history before joining is not counted */
+
+	write_file(dir, "8/io", "read_bytes: 30\nwrite_bytes: 150\n"); /* rewritten in place */
+	sg_proc_io_delta(&cache, &r, &w);
+	assert_true(r == 20 && w == 50);
+
+	/* 9 joins with 10/100 already done; 7 leaves. */
+	write_file(dir, "procs", "8\n9\n12345\n");
+	assert_int_equal(sg_proc_io_refresh(&cache, procs_fd, proc_fd, scratch, sizeof(scratch)), 0);
+	assert_int_equal(cache.count, 2); /* 12345 is not there at all */
+	write_file(dir, "9/io", "read_bytes: 11\nwrite_bytes: 104\n");
+	sg_proc_io_delta(&cache, &r, &w);
+	assert_true(r == 1 && w == 4);
+
+	write_file(dir, "procs", "8\nx\n");
+	assert_int_equal(sg_proc_io_refresh(&cache, procs_fd, proc_fd, scratch, sizeof(scratch)), -EINVAL);
 
 	sg_proc_io_cache_clear(&cache);
 	assert_int_equal(cache.count, 0);
@@ -119,7 +123,7 @@ static void test_procs_io_cache(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
-/* On the real /proc: this process's own bytes, through the cache. */
+/* On the real /proc: a child that exits leaves the cache by ESRCH. */
 static void test_procs_io_real(void **state)
 {
 	char list[32], scratch[256], path[] = "/tmp/sg-jobio-procs.XXXXXX";
@@ -127,15 +131,25 @@ static void test_procs_io_real(void **state)
 	uint64_t r, w;
 
 	(void)state;
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
-	snprintf(list, sizeof(list), "%d\n", (int)getpid());
+	snprintf(list, sizeof(list), "%d\n", (int)child);
 	assert_int_equal(write(fd, list, strlen(list)), (ssize_t)strlen(list));
 	int proc_fd = open("/proc", O_RDONLY | O_DIRECTORY);
 	sg_proc_io_cache_init(&cache);
-	assert_int_equal(sg_cgroup_procs_io(fd, proc_fd, &cache, scratch, sizeof(scratch), &r, &w), 0);
+	assert_int_equal(sg_proc_io_refresh(&cache, fd, proc_fd, scratch, sizeof(scratch)), 0);
 	assert_int_equal(cache.count, 1);
-	assert_int_equal(cache.pid[0], getpid());
+	assert_int_equal(cache.pid[0], child);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	sg_proc_io_delta(&cache, &r, &w);
+	assert_int_equal(cache.count, 0);
 	sg_proc_io_cache_clear(&cache);
 	close(proc_fd);
 	close(fd);
