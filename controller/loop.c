@@ -54,6 +54,7 @@ struct guardian {
 	uint64_t interval_usec;
 	sd_event_source *kmsg_source;
 	struct sg_kmsg_reader kmsg;
+	uint64_t kmsg_lost_logged, kmsg_skipped_logged;
 	uint32_t pending_events[SG_EV_COUNT];
 	struct generation *gen;
 	char cgroup_root[SG_PATH_MAX];
@@ -73,6 +74,21 @@ static void on_kernel_event(const struct sg_kmsg_event_info *ev, const struct sg
 {
 	(void)userdata;
 	sg_log_kernel_event(ev, rec);
+}
+
+/* Says once per drain what the kernel log reader had to drop. */
+static void report_kmsg_losses(struct guardian *g)
+{
+	if (g->kmsg.lost > g->kmsg_lost_logged) {
+		sg_log(LOG_WARNING, "kernel log: %llu record(s) lost (overwritten before they were read)",
+		       (unsigned long long)(g->kmsg.lost - g->kmsg_lost_logged));
+		g->kmsg_lost_logged = g->kmsg.lost;
+	}
+	if (g->kmsg.skipped > g->kmsg_skipped_logged) {
+		sg_log(LOG_WARNING, "kernel log: %llu malformed record(s) skipped",
+		       (unsigned long long)(g->kmsg.skipped - g->kmsg_skipped_logged));
+		g->kmsg_skipped_logged = g->kmsg.skipped;
+	}
 }
 
 static void generation_free(struct generation *gen)
@@ -153,8 +169,10 @@ static void tick(struct guardian *g, uint64_t now, double lag_ms)
 {
 	struct generation *gen = g->gen;
 
-	if (g->kmsg.fd >= 0 && g->kmsg.is_regular)
+	if (g->kmsg.fd >= 0 && g->kmsg.is_regular) {
 		sg_kmsg_drain(&g->kmsg, uptime_seconds(), g->pending_events, on_kernel_event, g);
+		report_kmsg_losses(g);
+	}
 	sg_sampler_read(gen->sampler, now, lag_ms, &gen->sample);
 	memcpy(gen->sample.events, g->pending_events, sizeof(g->pending_events));
 	memset(g->pending_events, 0, sizeof(g->pending_events));
@@ -229,6 +247,7 @@ static int on_kmsg(sd_event_source *source, int fd, uint32_t revents, void *user
 		sd_event_source_set_enabled(g->kmsg_source, SD_EVENT_OFF);
 		return 0;
 	}
+	report_kmsg_losses(g);
 	for (int e = 0; e < SG_EV_COUNT; e++)
 		after += g->pending_events[e];
 	/* A kernel event decides now, not at the next tick. */
