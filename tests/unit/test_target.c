@@ -19,7 +19,7 @@ struct world {
 	char unified[256];
 	pid_t children[4];
 	size_t nchildren;
-	char cgroups[6][512];
+	char cgroups[6][700];
 	size_t ncgroups;
 };
 
