@@ -39,7 +39,7 @@ enum section { SEC_NONE, SEC_SKIP, SEC_GUARDIAN, SEC_JOB, SEC_RULE };
 /* The keys; those before K_REPEATS may be given once per section. */
 enum key_id {
 	K_INTERVAL, K_DRY_RUN, K_STATE_DIR, K_CAPTURE_DIR, K_CAPTURE_KEEP, K_CAPTURE_BUDGET,
-	K_HISTORY, K_KMSG, K_METRICS_FILE, K_KILL_LIMIT, K_KILL_GRACE, K_HOOK_TIMEOUT,
+	K_HISTORY, K_KMSG, K_METRICS_FILE, K_KILL_LIMIT, K_KILL_GRACE, K_HOOK_TIMEOUT, K_ON_EXIT,
 	K_UNIT, K_CGROUP, K_DEVICE,
 	K_MATCH_MODE, K_JOB, K_STEP_AFTER, K_RECOVER_AFTER, K_COOLDOWN,
 	K_REPEATS, /* keys below repeat */
@@ -50,7 +50,7 @@ enum key_id {
 enum value_type {
 	V_DURATION, V_DURATION_POS, V_BOOL, V_ABS_PATH, V_PATH, V_ABS_PATH_OR_EMPTY, V_COUNT,
 	V_KILL_LIMIT,
-	V_PROTECT, V_UNIT, V_CGROUP, V_DEVICE, V_MATCH, V_WHEN, V_STEP, V_MATCH_MODE, V_JOB,
+	V_PROTECT, V_UNIT, V_CGROUP, V_DEVICE, V_MATCH, V_WHEN, V_STEP, V_MATCH_MODE, V_ON_EXIT, V_JOB,
 };
 
 struct key_def {
@@ -82,6 +82,7 @@ static const struct key_def guardian_keys[] = {
 	CFG("kill_limit", kill_limit_count, V_KILL_LIMIT, K_KILL_LIMIT, 0),
 	CFG("kill_grace", kill_grace_usec, V_DURATION, K_KILL_GRACE, 0),
 	CFG("hook_timeout", hook_timeout_usec, V_DURATION_POS, K_HOOK_TIMEOUT, 0),
+	CFG("on_exit", revert_on_exit, V_ON_EXIT, K_ON_EXIT, 0),
 };
 
 static const struct key_def job_keys[] = {
@@ -194,6 +195,7 @@ void sg_config_defaults(struct sg_config *cfg)
 	cfg->kill_limit_window_usec = 3600 * USEC_PER_SEC;
 	cfg->kill_grace_usec = 5 * USEC_PER_SEC;
 	cfg->hook_timeout_usec = 10 * USEC_PER_SEC;
+	cfg->revert_on_exit = true;
 }
 
 static void rule_defaults(struct sg_rule *rule)
@@ -586,6 +588,12 @@ static void set_value(struct parser *p, const struct key_def *def, void *base, c
 			problem = "expected any or all";
 		else
 			*(bool *)field = strcmp(value, "all") == 0;
+		break;
+	case V_ON_EXIT:
+		if (strcmp(value, "revert") != 0 && strcmp(value, "keep") != 0)
+			problem = "expected revert or keep";
+		else
+			*(bool *)field = strcmp(value, "revert") == 0;
 		break;
 	case V_JOB:
 		if (strcmp(value, "top-io") != 0 && !sg_cfg_name_ok(value)) {

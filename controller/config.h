@@ -129,6 +129,7 @@ struct sg_config {
 	uint64_t kill_limit_window_usec; /* 1h */
 	uint64_t kill_grace_usec;     /* 5s */
 	uint64_t hook_timeout_usec;   /* 10s */
+	bool revert_on_exit;          /* on_exit = revert (default) | keep */
 
 	struct sg_job *jobs;
 	size_t njobs;

@@ -31,8 +31,9 @@ static void print_guardian(const struct sg_config *cfg, FILE *out)
 		sg_format_duration(cfg->hook_timeout_usec, d, sizeof(d)),
 		sg_format_duration(cfg->history_usec, e, sizeof(e)),
 		sg_format_duration(cfg->capture_budget_usec, f, sizeof(f)), cfg->capture_keep);
-	fprintf(out, "  state_dir %s, capture_dir %s, kmsg %s, metrics_file %s\n", cfg->state_dir,
-		cfg->capture_dir, cfg->kmsg, cfg->metrics_file[0] ? cfg->metrics_file : "(off)");
+	fprintf(out, "  state_dir %s, capture_dir %s, kmsg %s, metrics_file %s, on_exit %s\n", cfg->state_dir,
+		cfg->capture_dir, cfg->kmsg, cfg->metrics_file[0] ? cfg->metrics_file : "(off)",
+		cfg->revert_on_exit ? "revert" : "keep");
 	fprintf(out, "  protect: pid 1, kernel threads, stallguard");
 	for (size_t i = 0; i < cfg->nprotect; i++) {
 		fputs(", ", out);

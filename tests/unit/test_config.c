@@ -106,6 +106,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.kill_limit_window_usec, 3600 * USEC_PER_SEC);
 	assert_int_equal(cfg.kill_grace_usec, 5 * USEC_PER_SEC);
 	assert_int_equal(cfg.hook_timeout_usec, 10 * USEC_PER_SEC);
+	assert_true(cfg.revert_on_exit);
 	assert_int_equal(cfg.njobs, 0);
 	assert_int_equal(cfg.nrules, 0);
 	sg_config_free(&cfg);
@@ -179,6 +180,7 @@ static void test_full_fixture(void **state)
 	assert_int_equal(cfg.kill_limit_window_usec, 1800 * USEC_PER_SEC);
 	assert_int_equal(cfg.kill_grace_usec, 3 * USEC_PER_SEC);
 	assert_int_equal(cfg.hook_timeout_usec, 20 * USEC_PER_SEC);
+	assert_false(cfg.revert_on_exit);
 
 	assert_int_equal(cfg.njobs, 2);
 	j = &cfg.jobs[0];
@@ -898,9 +900,27 @@ static void test_hook_relative(void **state)
 	sg_config_free(&cfg);
 }
 
+static void test_on_exit_values(void **state)
+{
+	struct sg_config cfg;
+	struct sg_config_errors errors = { 0 };
+
+	(void)state;
+	assert_int_equal(sg_config_load_string("x.ini", "[guardian]\non_exit = keep\n", &cfg, &errors), 0);
+	assert_false(cfg.revert_on_exit);
+	sg_config_free(&cfg);
+	assert_int_equal(sg_config_load_string("x.ini", "[guardian]\non_exit = maybe\n", &cfg, &errors), -EINVAL);
+	assert_int_equal(errors.count, 1);
+	assert_non_null(strstr(errors.lines[0], "x.ini:2: "));
+	assert_non_null(strstr(errors.lines[0], "expected revert or keep"));
+	sg_config_errors_free(&errors);
+	sg_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_on_exit_values),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_rule_defaults),
 		cmocka_unit_test(test_full_fixture),
