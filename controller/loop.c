@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "actuator.h"
 #include "cgroup.h"
 #include "config.h"
 #include "decision_log.h"
@@ -43,7 +44,6 @@ struct generation {
 	struct sg_decision *decisions;
 	struct sg_triggers triggers;
 	sd_event_source *trigger_sources[SG_TRIGGER_MAX];
-	bool forced_dry_run; /* neither the config nor --dry-run asked for it */
 };
 
 struct guardian {
@@ -57,6 +57,8 @@ struct guardian {
 	uint64_t kmsg_lost_logged, kmsg_skipped_logged;
 	uint32_t pending_events[SG_EV_COUNT];
 	struct generation *gen;
+	struct sg_actuator act;
+	bool acting;         /* the journal is open: decisions that are not dry runs act */
 	char cgroup_root[SG_PATH_MAX];
 	uint64_t next_tick;
 	uint64_t ticks;
@@ -130,9 +132,7 @@ static int generation_new(struct guardian *g, struct generation **out)
 		free(gen);
 		return r;
 	}
-	/* Acting on the system is not part of this build: every decision is a dry run. */
-	gen->forced_dry_run = !gen->cfg.dry_run && !g->options->dry_run;
-	gen->cfg.dry_run = true;
+	gen->cfg.dry_run |= g->options->dry_run;
 	size_t ndisks = sg_disks_discover("/sys/block", disks, SG_DISK_MAX);
 	r = sg_signal_table_init(&gen->tab, &gen->cfg, (const char(*)[SG_DISK_NAME_MAX])disks, ndisks);
 	if (r < 0) {
@@ -177,8 +177,11 @@ static void tick(struct guardian *g, uint64_t now, double lag_ms)
 	memcpy(gen->sample.events, g->pending_events, sizeof(g->pending_events));
 	memset(g->pending_events, 0, sizeof(g->pending_events));
 	size_t n = sg_policy_tick(gen->policy, &gen->cfg, &gen->sample, gen->decisions, gen->cfg.nrules);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		sg_log_decision(&gen->cfg, &gen->decisions[i]);
+		if (g->acting)
+			sg_actuator_decide(&g->act, &gen->cfg, &gen->decisions[i]);
+	}
 	g->ticks++;
 }
 
@@ -288,9 +291,13 @@ static void announce(const struct generation *gen)
 
 	sg_log(LOG_INFO, "stallguard %s: %zu rules, %zu jobs, tick %s%s", SG_VERSION, gen->cfg.nrules, gen->cfg.njobs,
 	       sg_format_duration(gen->cfg.interval_usec, interval, sizeof(interval)),
-	       gen->forced_dry_run ? "" : ", dry-run");
-	if (gen->forced_dry_run)
-		sg_log(LOG_WARNING, "this build decides and logs only: every step is taken in dry-run");
+	       gen->cfg.dry_run ? ", dry-run" : "");
+	for (size_t r = 0; r < gen->cfg.nrules; r++)
+		for (size_t s = 0; s < gen->cfg.rules[r].nsteps; s++)
+			if (gen->cfg.rules[r].steps[s].kind == SG_STEP_CAPTURE) {
+				sg_log(LOG_INFO, "capture steps are decided and logged; this release writes no bundle");
+				return;
+			}
 }
 
 static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata)
@@ -308,6 +315,7 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si,
 		sd_notify(0, "READY=1");
 		return 0;
 	}
+	gen->cfg.dry_run |= !g->acting;
 	sg_policy_carry(gen->policy, &gen->cfg, g->gen->policy, &g->gen->cfg);
 	if (attach_triggers(g, gen) < 0) {
 		generation_free(gen);
@@ -345,6 +353,20 @@ static void harden(void)
 		sg_log(LOG_WARNING, "cannot raise I/O priority (%m)");
 }
 
+/* The journal lives in the configuration's state_dir; without it acting
+ * would be unsafe, so the guardian then decides in dry-run only. */
+static void open_journal(struct guardian *g)
+{
+	int r = sg_actuator_open(&g->act, &g->gen->cfg);
+
+	if (r < 0)
+		sg_log_errno(LOG_ERR, r, "cannot open the state journal in %s: deciding in dry-run only",
+			     g->gen->cfg.state_dir);
+	g->acting = r == 0;
+	if (!g->acting)
+		g->gen->cfg.dry_run = true;
+}
+
 int sg_run(const struct sg_run_options *options)
 {
 	struct guardian g = { .options = options, .timer_fd = -1 };
@@ -365,7 +387,13 @@ int sg_run(const struct sg_run_options *options)
 	r = generation_new(&g, &g.gen);
 	if (r < 0)
 		return r == -EINVAL ? 2 : 1;
+	open_journal(&g);
 	announce(g.gen);
+	/* Nothing a crashed run froze, throttled, demoted or drained stays so. */
+	if (g.acting && g.act.state.count) {
+		sg_log(LOG_WARNING, "%zu steps left applied by a previous run: reverting them", g.act.state.count);
+		sg_actuator_revert_all(&g.act, &g.gen->cfg, "left by a previous run");
+	}
 
 	r = sd_event_new(&g.event);
 	if (r < 0) {
@@ -413,6 +441,15 @@ int sg_run(const struct sg_run_options *options)
 	if (r < 0)
 		sg_log_errno(LOG_ERR, r, "event loop failed");
 out:
+	if (g.acting && g.act.state.count) {
+		if (g.gen->cfg.revert_on_exit)
+			sg_actuator_revert_all(&g.act, &g.gen->cfg, "stopping");
+		else
+			sg_log(LOG_WARNING, "on_exit = keep: %zu steps stay applied (stallguard revert undoes them)",
+			       g.act.state.count);
+	}
+	if (g.acting)
+		sg_actuator_close(&g.act);
 	sd_event_source_disable_unref(g.timer);
 	if (g.timer_fd >= 0)
 		close(g.timer_fd);

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* stallguard: the command line. Exit 0 success, 1 runtime failure, 2 bad
  * usage or invalid configuration. */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "actuator.h"
 #include "config.h"
 #include "doctor.h"
 #include "log.h"
@@ -25,6 +28,8 @@ static const char usage_text[] =
 	"  check   [-c FILE]                   validate; print the rules and ladders as understood\n"
 	"  signals [-c FILE] [--json] [--watch SECONDS]\n"
 	"                                      every signal's current value (one sample, or live)\n"
+	"  status  [-c FILE] [--json]          what the guardian has applied now (from its state journal)\n"
+	"  revert  [-c FILE]                   undo every step recorded in the state journal\n"
 	"  doctor  [-c FILE]                   check the host's safety net and what the guardian can do here\n"
 	"  --version | --help\n"
 	"\n"
@@ -55,7 +60,8 @@ static bool allowed(const char *command, int opt)
 	switch (opt) {
 	case 'c': return true;
 	case OPT_DRY_RUN: case OPT_LOG_LEVEL: return strcmp(command, "run") == 0;
-	case OPT_JSON: case OPT_WATCH: return strcmp(command, "signals") == 0;
+	case OPT_JSON: return strcmp(command, "signals") == 0 || strcmp(command, "status") == 0;
+	case OPT_WATCH: return strcmp(command, "signals") == 0;
 	}
 	return false;
 }
@@ -163,6 +169,124 @@ static int command_signals(const struct cli *cli)
 	return status;
 }
 
+/* A `stallguard run` other than this process, or 0. */
+static pid_t running_guardian(void)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	pid_t found = 0;
+
+	if (!dir)
+		return 0;
+	while (!found && (de = readdir(dir))) {
+		char path[64], cmdline[256];
+		long pid = strtol(de->d_name, NULL, 10);
+		if (pid <= 0 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		size_t n = fread(cmdline, 1, sizeof(cmdline) - 1, f);
+		fclose(f);
+		cmdline[n] = '\0';
+		/* argv[0] ends in stallguard and argv[1] is run */
+		const char *base = strrchr(cmdline, '/');
+		base = base ? base + 1 : cmdline;
+		size_t argv0 = strlen(cmdline);
+		if (strcmp(base, "stallguard") == 0 && argv0 + 1 < n && strcmp(cmdline + argv0 + 1, "run") == 0)
+			found = (pid_t)pid;
+	}
+	closedir(dir);
+	return found;
+}
+
+static int command_status(const struct cli *cli)
+{
+	struct sg_config cfg;
+	struct sg_state state = { 0 };
+	char path[SG_PATH_MAX + 16], *text = NULL;
+	int status = load_config(cli, true, &cfg), r;
+
+	if (status)
+		return status;
+	snprintf(path, sizeof(path), "%s/state.json", cfg.state_dir);
+	FILE *f = fopen(path, "re");
+	if (f) {
+		char *buf = NULL;
+		size_t cap = 0;
+		ssize_t n = getdelim(&buf, &cap, '\0', f); /* the whole file: JSON holds no NUL */
+		fclose(f);
+		r = n < 0 ? -EINVAL : sg_state_parse(buf, (size_t)n, &state);
+		free(buf);
+		if (r < 0) {
+			fprintf(stderr, "stallguard: %s is not a valid state journal\n", path);
+			sg_config_free(&cfg);
+			return 1;
+		}
+	} else if (errno != ENOENT) {
+		fprintf(stderr, "stallguard: cannot read %s: %m\n", path);
+		sg_config_free(&cfg);
+		return 1;
+	}
+	pid_t guardian = running_guardian();
+	if (cli->json) {
+		if (sg_state_to_json(&state, &text) < 0) {
+			status = 1;
+		} else {
+			fputs(text, stdout);
+			free(text);
+		}
+	} else {
+		printf("guardian: %s", guardian ? "running" : "not running");
+		if (guardian)
+			printf(" (pid %d)", (int)guardian);
+		printf("\njournal: %s: %zu step%s applied\n", path, state.count, state.count == 1 ? "" : "s");
+		for (size_t i = 0; i < state.count; i++) {
+			const struct sg_state_entry *e = &state.entries[i];
+			char when[32];
+			time_t since = (time_t)e->since;
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&since));
+			printf("  %s: level %u \"%s\" on %s since %s%s%s%s\n", e->undo.rule, e->undo.level,
+			       e->undo.step, e->undo.job[0] ? e->undo.job : "the host", when,
+			       e->applied ? "" : " (pending: the action may not have happened)",
+			       e->undo.path[0] ? " at " : "", e->undo.path);
+		}
+	}
+	sg_state_free(&state);
+	sg_config_free(&cfg);
+	return status;
+}
+
+static int command_revert(const struct cli *cli)
+{
+	struct sg_actuator act;
+	struct sg_config cfg;
+	int status = load_config(cli, true, &cfg);
+
+	if (status)
+		return status;
+	pid_t guardian = running_guardian();
+	if (guardian) {
+		fprintf(stderr, "stallguard: the guardian runs as pid %d: stop it (SIGTERM reverts with on_exit = "
+				"revert) before reverting from its journal\n", (int)guardian);
+		sg_config_free(&cfg);
+		return 1;
+	}
+	int r = sg_actuator_open(&act, &cfg);
+	if (r < 0) {
+		fprintf(stderr, "stallguard: cannot open the state journal in %s: %s\n", cfg.state_dir, strerror(-r));
+		sg_config_free(&cfg);
+		return 1;
+	}
+	size_t count = act.state.count;
+	unsigned failed = sg_actuator_revert_all(&act, &cfg, "stallguard revert");
+	printf("%zu step%s reverted, %u failed\n", count - failed, count - failed == 1 ? "" : "s", failed);
+	sg_actuator_close(&act);
+	sg_config_free(&cfg);
+	return failed ? 1 : 0;
+}
+
 static int command_doctor(const struct cli *cli)
 {
 	struct sg_doctor_report report;
@@ -193,7 +317,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "run") && strcmp(argv[1], "check") && strcmp(argv[1], "signals") &&
-	    strcmp(argv[1], "doctor"))
+	    strcmp(argv[1], "status") && strcmp(argv[1], "revert") && strcmp(argv[1], "doctor"))
 		return usage_error("unknown command '%s'", argv[1]);
 	int status = parse_args(argc, argv, &cli);
 	if (status)
@@ -207,5 +331,9 @@ int main(int argc, char **argv)
 		return command_check(&cli);
 	if (strcmp(cli.command, "signals") == 0)
 		return command_signals(&cli);
+	if (strcmp(cli.command, "status") == 0)
+		return command_status(&cli);
+	if (strcmp(cli.command, "revert") == 0)
+		return command_revert(&cli);
 	return command_doctor(&cli);
 }

@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* ionice: the I/O priority of every thread of a job, and back.
+ *
+ * ioprio is per thread (FACTS.md), so apply walks the threads: the processes
+ * of the job's cgroup2 (cgroup.procs, then /proc/PID/task), else the TIDs of
+ * its v1 blkio cgroup (tasks), else /proc/PID/task of each listed pid. It
+ * records "TID:IOPRIO ..." in undo->data, has the journal write it, and only
+ * then sets class<<13|level on the threads it recorded.
+ *
+ * The ioprio set is not stored in data: revert and describe read it from
+ * undo->step ("ionice idle" or "ionice be:N", as config_values.c normalises
+ * it), and apply refuses a step text that does not say what env->step says,
+ * so a journal written by apply can always be reverted. */
+#include "action.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define IOPRIO_WHO_PROCESS 1
+#define IOPRIO_CLASS_SHIFT 13
+#define IOPRIO_CLASS_NONE 0
+#define IOPRIO_CLASS_RT 1
+#define IOPRIO_CLASS_BE 2
+#define IOPRIO_CLASS_IDLE 3
+#define IOPRIO_LEVELS 8
+#define PF_KTHREAD 0x00200000u
+
+static int ioprio_get_tid(pid_t tid)
+{
+	long r = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, tid);
+
+	return r < 0 ? -errno : (int)r;
+}
+
+static int ioprio_set_tid(pid_t tid, int ioprio)
+{
+	return syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid, ioprio) < 0 ? -errno : 0;
+}
+
+/* "ionice idle" or "ionice be:N" to the ioprio value it sets. */
+static int step_ioprio(const char *text, int *ioprio)
+{
+	static const char be[] = "ionice be:";
+
+	if (strcmp(text, "ionice idle") == 0) {
+		*ioprio = IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT;
+		return 0;
+	}
+	if (strncmp(text, be, sizeof(be) - 1) == 0) {
+		const char *n = text + sizeof(be) - 1;
+
+		if (n[0] >= '0' && n[0] < '0' + IOPRIO_LEVELS && n[1] == '\0') {
+			*ioprio = IOPRIO_CLASS_BE << IOPRIO_CLASS_SHIFT | (n[0] - '0');
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Reads a small /proc file into buf, NUL-terminated. Returns its length or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	if (n < 0)
+		n = -errno;
+	else
+		buf[n] = '\0';
+	close(fd);
+	return n;
+}
+
+/* pid 1, the guardian and kernel threads are never acted on; neither is a
+ * task whose /proc entry cannot be read (it has exited). */
+static bool tid_excluded(pid_t tid, pid_t self)
+{
+	char path[64], buf[1024];
+	const char *p;
+	unsigned flags;
+	long tgid;
+
+	if (tid <= 1 || tid == self)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return true;
+	p = strstr(buf, "\nTgid:");
+	if (!p)
+		return true;
+	tgid = strtol(p + 6, NULL, 10);
+	if (tgid <= 1 || tgid == self)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	if (read_small(path, buf, sizeof(buf)) < 0)
+		return true;
+	/* The comm may hold ')': the fields start after the last one. Field 9 is flags. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %u", &flags) != 1)
+		return true;
+	return flags & PF_KTHREAD;
+}
+
+struct collect {
+	struct sg_undo *undo;
+	size_t len;      /* of undo->data */
+	size_t recorded; /* threads in undo->data */
+	size_t left;     /* threads not recorded because undo->data is full */
+	pid_t self;
+};
+
+static void record_tid(struct collect *c, pid_t tid)
+{
+	char entry[32];
+	int ioprio, n;
+
+	if (tid_excluded(tid, c->self))
+		return;
+	ioprio = ioprio_get_tid(tid);
+	if (ioprio < 0)
+		return; /* exited */
+	/* Once full, stay full: every later thread is left as it is. */
+	n = snprintf(entry, sizeof(entry), "%s%d:%d", c->len ? " " : "", tid, ioprio);
+	if (c->left || n < 0 || c->len + (size_t)n >= sizeof(c->undo->data)) {
+		c->left++;
+		return;
+	}
+	memcpy(c->undo->data + c->len, entry, n + 1);
+	c->len += n;
+	c->recorded++;
+}
+
+static void record_process(struct collect *c, pid_t pid)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+
+	if (pid <= 1 || pid == c->self)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return; /* exited */
+	while ((de = readdir(dir))) {
+		char *end;
+		long tid = strtol(de->d_name, &end, 10);
+
+		if (de->d_name[0] >= '0' && de->d_name[0] <= '9' && *end == '\0')
+			record_tid(c, (pid_t)tid);
+	}
+	closedir(dir);
+}
+
+/* Each id in DIR/FILE: a process (cgroup.procs) or a thread (v1 tasks). */
+static int record_cgroup(struct collect *c, const char *dir, const char *file, bool threads)
+{
+	char path[SG_PATH_MAX * 2 + 32];
+	FILE *f;
+	int id;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
+		return -ENAMETOOLONG;
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fscanf(f, "%d", &id) == 1) {
+		if (threads)
+			record_tid(c, id);
+		else
+			record_process(c, id);
+	}
+	fclose(f);
+	return 0;
+}
+
+static bool pid_listed_before(const struct sg_target *target, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (target->pids[j] == target->pids[i])
+			return true;
+	return false;
+}
+
+/* The next "TID:IOPRIO" of data at *p. Returns 1, 0 at the end, or -EINVAL. */
+static int next_entry(const char **p, pid_t *tid, int *ioprio)
+{
+	const char *s = *p;
+	char *end;
+	long t, v;
+
+	while (*s == ' ')
+		s++;
+	if (*s == '\0')
+		return 0;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	t = strtol(s, &end, 10);
+	if (*end != ':' || t <= 0 || t > INT32_MAX || end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	v = strtol(end + 1, &end, 10);
+	if ((*end != ' ' && *end != '\0') || v > INT32_MAX)
+		return -EINVAL;
+	*tid = (pid_t)t;
+	*ioprio = (int)v;
+	*p = end;
+	return 1;
+}
+
+static int ionice_apply(const struct sg_action_env *env, const struct sg_target *target,
+			struct sg_undo *undo, sg_journal_fn journal, void *userdata)
+{
+	struct collect c = { .undo = undo, .self = getpid() };
+	size_t set = 0, failed = 0;
+	int want, step_want, r, first_err = 0;
+	const char *p;
+	pid_t tid;
+	int old;
+
+	if (!env->step || env->step->kind != SG_STEP_IONICE)
+		return -EINVAL;
+	if (env->step->ionice_class == IOPRIO_CLASS_IDLE)
+		want = IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT;
+	else if (env->step->ionice_class == IOPRIO_CLASS_BE && env->step->ionice_level >= 0 &&
+		 env->step->ionice_level < IOPRIO_LEVELS)
+		want = IOPRIO_CLASS_BE << IOPRIO_CLASS_SHIFT | env->step->ionice_level;
+	else
+		return -EINVAL;
+	/* revert finds the value it must see on a thread in undo->step. */
+	if (step_ioprio(undo->step, &step_want) < 0 || step_want != want)
+		return -EINVAL;
+
+	undo->data[0] = '\0';
+	undo->path[0] = '\0';
+	if (target->cgroup2[0]) {
+		snprintf(undo->path, sizeof(undo->path), "%s", target->cgroup2);
+		r = record_cgroup(&c, target->cgroup2, "cgroup.procs", false);
+	} else if (target->blkio[0]) {
+		snprintf(undo->path, sizeof(undo->path), "%s", target->blkio);
+		r = record_cgroup(&c, target->blkio, "tasks", true);
+	} else {
+		r = 0;
+		for (size_t i = 0; i < target->npids && i < SG_TARGET_PIDS_MAX; i++)
+			if (!pid_listed_before(target, i))
+				record_process(&c, target->pids[i]);
+	}
+	if (r < 0)
+		return r;
+	if (c.left)
+		sg_log(LOG_WARNING,
+		       "%s on job %s: undo record full after %zu threads; %zu left as they are",
+		       undo->step, target->job, c.recorded, c.left);
+
+	r = journal(undo, userdata);
+	if (r < 0)
+		return r;
+
+	p = undo->data;
+	while (next_entry(&p, &tid, &old) > 0) {
+		r = ioprio_set_tid(tid, want);
+		if (r == 0) {
+			set++;
+		} else if (r != -ESRCH) {
+			failed++;
+			if (!first_err)
+				first_err = r;
+		}
+	}
+	if (failed && !set)
+		return first_err;
+	if (failed)
+		sg_log(LOG_WARNING, "%s on job %s: %zu of %zu threads left as they are: %s",
+		       undo->step, target->job, failed, c.recorded, strerror(-first_err));
+	return 0;
+}
+
+/* A thread is restored only while it still has the ioprio apply set. One that
+ * differs was changed since (by an operator, the job itself, or a later step)
+ * or its TID now names a new thread that started with its own ioprio: either
+ * way it is left alone. A thread that has exited (ESRCH) has nothing to undo. */
+static int ionice_revert(const struct sg_action_env *env, const struct sg_undo *undo)
+{
+	const char *p = undo->data;
+	int applied, old, cur, r, first_err = 0;
+	pid_t tid;
+
+	(void)env;
+	r = step_ioprio(undo->step, &applied);
+	if (r < 0)
+		return r;
+	while ((r = next_entry(&p, &tid, &old)) > 0)
+		;
+	if (r < 0)
+		return r;
+
+	p = undo->data;
+	while (next_entry(&p, &tid, &old) > 0) {
+		cur = ioprio_get_tid(tid);
+		if (cur < 0) {
+			if (cur != -ESRCH && !first_err)
+				first_err = cur;
+			continue;
+		}
+		if (cur != applied)
+			continue;
+		r = ioprio_set_tid(tid, old);
+		if (r < 0 && r != -ESRCH && !first_err)
+			first_err = r;
+	}
+	return first_err;
+}
+
+static void append(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void append(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*pos >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *pos, len - *pos, fmt, ap);
+	va_end(ap);
+	*pos = n < 0 ? len : *pos + (size_t)n;
+}
+
+static void append_ioprio(char *buf, size_t len, size_t *pos, unsigned cls, unsigned level)
+{
+	switch (cls) {
+	case IOPRIO_CLASS_NONE: append(buf, len, pos, "none"); break;
+	case IOPRIO_CLASS_RT: append(buf, len, pos, "realtime %u", level); break;
+	case IOPRIO_CLASS_BE: append(buf, len, pos, "best-effort %u", level); break;
+	case IOPRIO_CLASS_IDLE: append(buf, len, pos, "idle"); break;
+	default: append(buf, len, pos, "class %u level %u", cls, level); break;
+	}
+}
+
+static void ionice_describe(const struct sg_undo *undo, char *buf, size_t len)
+{
+	/* Threads per previous class and level (hints are not shown). */
+	size_t count[8 * IOPRIO_LEVELS] = { 0 }, n = 0, pos = 0;
+	const char *step = undo->step[0] ? undo->step : "ionice";
+	const char *p = undo->data;
+	bool first = true;
+	int old;
+	pid_t tid;
+
+	if (!len)
+		return;
+	while (next_entry(&p, &tid, &old) > 0) {
+		unsigned cls = (old >> IOPRIO_CLASS_SHIFT) & 7, level = old & (IOPRIO_LEVELS - 1);
+
+		count[cls * IOPRIO_LEVELS + level]++;
+		n++;
+	}
+	if (!n) {
+		if (undo->job[0])
+			snprintf(buf, len, "%s on job %s", step, undo->job);
+		else
+			snprintf(buf, len, "%s", step);
+		return;
+	}
+	append(buf, len, &pos, "%s on %zu thread%s", step, n, n == 1 ? "" : "s");
+	if (undo->job[0])
+		append(buf, len, &pos, " of job %s", undo->job);
+	append(buf, len, &pos, " (was ");
+	for (size_t i = 0; i < sizeof(count) / sizeof(count[0]); i++) {
+		if (!count[i])
+			continue;
+		if (!first)
+			append(buf, len, &pos, ", ");
+		append_ioprio(buf, len, &pos, i / IOPRIO_LEVELS, i % IOPRIO_LEVELS);
+		append(buf, len, &pos, " on %zu", count[i]);
+		first = false;
+	}
+	append(buf, len, &pos, ")");
+}
+
+const struct sg_action sg_action_ionice = {
+	.kind = SG_STEP_IONICE,
+	.apply = ionice_apply,
+	.revert = ionice_revert,
+	.describe = ionice_describe,
+};

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "actuator.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "units.h"
+
+int sg_actuator_open(struct sg_actuator *act, const struct sg_config *cfg)
+{
+	memset(act, 0, sizeof(*act));
+	act->target = calloc(1, sizeof(*act->target));
+	act->undo = calloc(1, sizeof(*act->undo));
+	if (!act->target || !act->undo) {
+		sg_actuator_close(act);
+		return -ENOMEM;
+	}
+	act->paths.proc = "/proc";
+	act->paths.cgroup_root = "/sys/fs/cgroup";
+	act->paths.sys = "/sys";
+	act->paths.unified = act->unified;
+	act->paths.systemd = sd_booted() > 0;
+	sg_cgroup_detect("/sys/fs/cgroup", &act->paths.layout, act->unified, sizeof(act->unified));
+	int r = sg_state_open(&act->state, cfg->state_dir);
+	if (r < 0) {
+		sg_actuator_close(act);
+		return r;
+	}
+	return 0;
+}
+
+void sg_actuator_close(struct sg_actuator *act)
+{
+	sg_state_free(&act->state);
+	free(act->target);
+	free(act->undo);
+	act->target = NULL;
+	act->undo = NULL;
+}
+
+static int journal_pending(const struct sg_undo *undo, void *userdata)
+{
+	struct sg_actuator *act = userdata;
+
+	return sg_state_record(&act->state, undo, false);
+}
+
+static const char *target_name(const struct sg_rule *rule, const struct sg_config *cfg)
+{
+	return rule->target == SG_TARGET_JOB ? cfg->jobs[rule->job].name
+	       : rule->target == SG_TARGET_TOP_IO ? "top-io" : "";
+}
+
+static void apply(struct sg_actuator *act, const struct sg_config *cfg, const struct sg_decision *d)
+{
+	const struct sg_rule *rule = &cfg->rules[d->rule];
+	const struct sg_step *step = &rule->steps[d->step];
+	const struct sg_action *action = sg_action_for(step->kind);
+	struct sg_undo *undo = act->undo;
+	char why[256], what[512];
+	int r;
+
+	if (!action)
+		return; /* capture: bundles come with the capture module */
+	r = sg_target_resolve(&act->paths, cfg, rule, step->kind, act->target, why, sizeof(why));
+	if (r < 0) {
+		sg_log(LOG_ERR, "%s: cannot apply \"%s\": %s (%s)", rule->name, step->text, why, strerror(-r));
+		return;
+	}
+	memset(undo, 0, offsetof(struct sg_undo, data));
+	undo->data[0] = '\0';
+	undo->kind = step->kind;
+	sg_strlcpy(undo->rule, rule->name, sizeof(undo->rule));
+	sg_strlcpy(undo->job, target_name(rule, cfg), sizeof(undo->job));
+	sg_strlcpy(undo->step, step->text, sizeof(undo->step));
+	undo->level = (unsigned)d->step + 1;
+	struct sg_action_env env = {
+		.cfg = cfg, .rule = rule, .step = step, .level = undo->level, .reason = d->reason, .capture = "",
+	};
+	r = action->apply(&env, act->target, undo, journal_pending, act);
+	action->describe(undo, what, sizeof(what));
+	if (r < 0) {
+		sg_log(LOG_ERR, "%s: %s failed: %s", rule->name, what, strerror(-r));
+		/* A step that cannot be undone leaves no entry; one that may have
+		 * half happened keeps its entry so that it is reverted later. */
+		if (!sg_step_reversible(step->kind))
+			sg_state_remove(&act->state, undo->rule, undo->level);
+		return;
+	}
+	if (sg_step_reversible(step->kind))
+		r = sg_state_record(&act->state, undo, true);
+	else
+		r = sg_state_remove(&act->state, undo->rule, undo->level);
+	if (r < 0 && r != -ENOENT)
+		sg_log_errno(LOG_ERR, r, "%s: cannot update the state journal after %s", rule->name, what);
+	sg_log(LOG_WARNING, "%s: done: %s", rule->name, what);
+}
+
+static int revert_entry(const struct sg_config *cfg, const struct sg_undo *undo, const char *reason)
+{
+	const struct sg_action *action = sg_action_for(undo->kind);
+	const struct sg_rule *rule = NULL;
+	char what[512];
+
+	for (size_t i = 0; i < cfg->nrules && !rule; i++)
+		if (strcmp(cfg->rules[i].name, undo->rule) == 0)
+			rule = &cfg->rules[i];
+	const struct sg_step *step = rule && undo->level >= 1 && undo->level <= rule->nsteps ?
+					     &rule->steps[undo->level - 1] : NULL;
+	if (step && strcmp(step->text, undo->step) != 0)
+		step = NULL; /* the rule changed since: revert from the journal alone */
+	struct sg_action_env env = {
+		.cfg = cfg, .rule = step ? rule : NULL, .step = step, .level = undo->level, .reason = reason,
+		.capture = "",
+	};
+	if (!action)
+		return 0;
+	action->describe(undo, what, sizeof(what));
+	int r = action->revert(&env, undo);
+	if (r < 0) {
+		sg_log(LOG_ERR, "%s: reverting %s failed: %s", undo->rule, what, strerror(-r));
+		return r;
+	}
+	sg_log(LOG_WARNING, "%s: reverted: %s", undo->rule, what);
+	return 0;
+}
+
+void sg_actuator_decide(struct sg_actuator *act, const struct sg_config *cfg, const struct sg_decision *d)
+{
+	const struct sg_rule *rule = &cfg->rules[d->rule];
+
+	if (d->dry_run || d->kind == SG_DECISION_BLOCKED)
+		return;
+	if (d->kind == SG_DECISION_APPLY) {
+		apply(act, cfg, d);
+		return;
+	}
+	const struct sg_state_entry *entry = sg_state_find(&act->state, rule->name, (unsigned)d->step + 1);
+	if (!entry) {
+		sg_log(LOG_INFO, "%s: nothing journaled to revert for \"%s\"", rule->name, rule->steps[d->step].text);
+		return;
+	}
+	/* The journal entry is kept when the revert fails: a later revert
+	 * (at exit, by `stallguard revert`, at the next start) tries again. */
+	memcpy(act->undo, &entry->undo, sizeof(*act->undo));
+	if (revert_entry(cfg, act->undo, d->reason) == 0)
+		sg_state_remove(&act->state, act->undo->rule, act->undo->level);
+}
+
+unsigned sg_actuator_revert_all(struct sg_actuator *act, const struct sg_config *cfg, const char *why)
+{
+	unsigned failed = 0;
+
+	for (size_t i = act->state.count; i-- > 0;) {
+		memcpy(act->undo, &act->state.entries[i].undo, sizeof(*act->undo));
+		if (revert_entry(cfg, act->undo, why) == 0)
+			sg_state_remove(&act->state, act->undo->rule, act->undo->level);
+		else
+			failed++;
+	}
+	return failed;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Carries out the policy's decisions: resolves the target, journals, acts,
+ * and undoes on the way down, at exit, and after a crash. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "policy.h"
+#include "state.h"
+#include "target.h"
+
+struct sg_actuator {
+	struct sg_state state;
+	struct sg_target_paths paths;
+	char unified[SG_PATH_MAX];
+	struct sg_target *target; /* scratch, allocated at open */
+	struct sg_undo *undo;     /* scratch, allocated at open */
+};
+
+/* Opens the journal in cfg->state_dir and finds the cgroup layout. */
+int sg_actuator_open(struct sg_actuator *act, const struct sg_config *cfg);
+void sg_actuator_close(struct sg_actuator *act);
+
+/* Carries out one decision that is not a dry run. Failures are logged with
+ * their errno and the ladder goes on. */
+void sg_actuator_decide(struct sg_actuator *act, const struct sg_config *cfg, const struct sg_decision *decision);
+
+/* Reverts every journaled step, newest first (what a crashed run left, at
+ * start; everything, at exit with on_exit = revert; `stallguard revert`).
+ * Returns how many could not be reverted. */
+unsigned sg_actuator_revert_all(struct sg_actuator *act, const struct sg_config *cfg, const char *why);
