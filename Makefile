@@ -40,7 +40,7 @@ $(B)/libsg.a: $(LIB_OBJ)
 stallguard: $(B)/controller/main.o $(B)/libsg.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: tests/unit/%.c tests/unit/fixture.h $(B)/libsg.a
+$(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/libsg.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -DFIXTURES='"$(CURDIR)/tests/fixtures"' -o $@ $< $(B)/libsg.a $(LDLIBS) -lcmocka
 

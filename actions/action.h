@@ -55,6 +55,10 @@ struct sg_action_env {
 /* Records undo in the journal; returns 0 or -errno (then the action must not act). */
 typedef int (*sg_journal_fn)(const struct sg_undo *undo, void *userdata);
 
+/* Calls journal(undo, userdata): 0, or -errno when the action must not act
+ * (a positive answer is not a success: -EIO). */
+int sg_action_journal(sg_journal_fn journal, void *userdata, const struct sg_undo *undo);
+
 struct sg_action {
 	enum sg_step_kind kind;
 	/* Fills undo (kind, rule, job, step and level are set by the caller),

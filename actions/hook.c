@@ -299,7 +299,6 @@ static int supervise(pid_t pid, int out_fd, uint64_t timeout_usec, struct hook_o
 			{ .fd = out_fd, .events = POLLIN }, /* -1 once at end of file: ignored */
 		};
 		uint64_t now = sg_now_usec();
-		uint64_t wait_ms;
 		int n;
 
 		if (now >= deadline) {
@@ -307,8 +306,7 @@ static int supervise(pid_t pid, int out_fd, uint64_t timeout_usec, struct hook_o
 			kill_group(pid);
 			break;
 		}
-		wait_ms = (deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC;
-		n = poll(fds, 2, wait_ms > INT_MAX ? INT_MAX : (int)wait_ms);
+		n = poll(fds, 2, sg_msec_until(now, deadline, INT_MAX));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroupfs.h"
 #include "units.h"
 
 #define NKEYS 4
@@ -81,27 +82,6 @@ static int read_text(const char *path, char *buf, size_t size, size_t *len)
 	close(fd);
 	buf[n] = '\0';
 	*len = n;
-	return err;
-}
-
-/* Replaces the file's content with text in one write, as the kernel wants a
- * cgroup file written (O_TRUNC also makes a plain file in a test hold text alone). */
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	size_t n = strlen(text);
-	ssize_t put;
-	int err = 0;
-
-	if (fd < 0)
-		return -errno;
-	put = write(fd, text, n);
-	if (put < 0)
-		err = -errno;
-	else if ((size_t)put != n)
-		err = -EIO;
-	if (close(fd) < 0 && err == 0)
-		err = -errno;
 	return err;
 }
 
@@ -171,16 +151,6 @@ static bool key_value(const char *line, size_t n, const char *key, char *val, si
 	return false;
 }
 
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 /* "MAJ:MIN", both decimal */
 static bool dev_ok(const char *dev)
 {
@@ -191,7 +161,7 @@ static bool dev_ok(const char *dev)
 	for (const char *p = dev; p < colon; p++)
 		if (*p < '0' || *p > '9')
 			return false;
-	return all_digits(colon + 1);
+	return sg_all_digits(colon + 1);
 }
 
 /* 0 when MAJ:MIN is a whole disk; -ENODEV for a partition or no device at all
@@ -288,7 +258,7 @@ static int apply_v2(const struct sg_step *step, const char *dev, struct sg_undo 
 		if (r < 0)
 			return r;
 	}
-	return write_text(undo->path, cmd);
+	return sg_cgroup_write(AT_FDCWD, undo->path, cmd);
 }
 
 static int v1_path(const char *dir, unsigned k, char *path, size_t size)
@@ -307,7 +277,7 @@ static int v1_write(const char *dir, unsigned k, const char *dev, const char *va
 	if (r < 0)
 		return r;
 	snprintf(cmd, sizeof(cmd), "%s %s", dev, value);
-	return write_text(path, cmd);
+	return sg_cgroup_write(AT_FDCWD, path, cmd);
 }
 
 static int apply_v1(const struct sg_step *step, const char *dev, struct sg_undo *undo,
@@ -331,7 +301,7 @@ static int apply_v1(const struct sg_step *step, const char *dev, struct sg_undo 
 		if (!line) {
 			snprintf(prev[k], sizeof(prev[k]), "0");
 		} else if (!nth_word(line, n, 1, prev[k], sizeof(prev[k])) ||
-			   !all_digits(prev[k])) {
+			   !sg_all_digits(prev[k])) {
 			return -EINVAL;
 		}
 	}
@@ -420,13 +390,13 @@ static int revert_v2(const struct sg_undo *undo, unsigned mask)
 		/* no line, or no such key in it: that limit was max */
 		if (!key_value(data, n, keys[k], val, sizeof(val)))
 			snprintf(val, sizeof(val), "max");
-		else if (strcmp(val, "max") != 0 && !all_digits(val))
+		else if (strcmp(val, "max") != 0 && !sg_all_digits(val))
 			return -EINVAL;
 		r = append(cmd, sizeof(cmd), &used, keys[k], val);
 		if (r < 0)
 			return r;
 	}
-	r = write_text(undo->path, cmd);
+	r = sg_cgroup_write(AT_FDCWD, undo->path, cmd);
 	return r == -ENOENT ? 0 : r; /* the cgroup is gone: nothing is left to undo */
 }
 
@@ -442,7 +412,8 @@ static int revert_v1(const struct sg_undo *undo, unsigned mask)
 	for (unsigned k = 0; k < NKEYS; k++) {
 		if (!(mask & (1u << k)))
 			continue;
-		if (!key_value(data, n, keys[k], prev[k], sizeof(prev[k])) || !all_digits(prev[k]))
+		if (!key_value(data, n, keys[k], prev[k], sizeof(prev[k])) ||
+		    !sg_all_digits(prev[k]))
 			return -EINVAL;
 	}
 	for (unsigned k = 0; k < NKEYS; k++) {

@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cgroupfs.h"
 #include "log.h"
 
 #define IOPRIO_WHO_PROCESS 1
@@ -33,7 +34,6 @@
 #define IOPRIO_CLASS_BE 2
 #define IOPRIO_CLASS_IDLE 3
 #define IOPRIO_LEVELS 8
-#define PF_KTHREAD 0x00200000u
 
 static int ioprio_get_tid(pid_t tid)
 {
@@ -67,36 +67,19 @@ static int step_ioprio(const char *text, int *ioprio)
 	return -EINVAL;
 }
 
-/* Reads a small /proc file into buf, NUL-terminated. Returns its length or -errno. */
-static ssize_t read_small(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	if (n < 0)
-		n = -errno;
-	else
-		buf[n] = '\0';
-	close(fd);
-	return n;
-}
-
 /* pid 1, the guardian and kernel threads are never acted on; neither is a
  * task whose /proc entry cannot be read (it has exited). */
 static bool tid_excluded(pid_t tid, pid_t self)
 {
-	char path[64], buf[1024];
+	char path[64], buf[1024], state;
 	const char *p;
-	unsigned flags;
+	bool kthread;
 	long tgid;
 
 	if (tid <= 1 || tid == self)
 		return true;
 	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	if (read_small(path, buf, sizeof(buf)) < 0)
+	if (sg_read_small(path, buf, sizeof(buf)) < 0)
 		return true;
 	p = strstr(buf, "\nTgid:");
 	if (!p)
@@ -104,14 +87,7 @@ static bool tid_excluded(pid_t tid, pid_t self)
 	tgid = strtol(p + 6, NULL, 10);
 	if (tgid <= 1 || tgid == self)
 		return true;
-	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
-	if (read_small(path, buf, sizeof(buf)) < 0)
-		return true;
-	/* The comm may hold ')': the fields start after the last one. Field 9 is flags. */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %u", &flags) != 1)
-		return true;
-	return flags & PF_KTHREAD;
+	return sg_proc_stat("/proc", tid, &state, &kthread) < 0 || kthread;
 }
 
 struct collect {
@@ -165,26 +141,29 @@ static void record_process(struct collect *c, pid_t pid)
 	closedir(dir);
 }
 
+static int record_tid_id(pid_t tid, void *userdata)
+{
+	record_tid(userdata, tid);
+	return 0;
+}
+
+static int record_process_id(pid_t pid, void *userdata)
+{
+	record_process(userdata, pid);
+	return 0;
+}
+
 /* Each id in DIR/FILE: a process (cgroup.procs) or a thread (v1 tasks). */
 static int record_cgroup(struct collect *c, const char *dir, const char *file, bool threads)
 {
-	char path[SG_PATH_MAX * 2 + 32];
-	FILE *f;
-	int id;
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path))
-		return -ENAMETOOLONG;
-	f = fopen(path, "re");
-	if (!f)
+	if (dirfd < 0)
 		return -errno;
-	while (fscanf(f, "%d", &id) == 1) {
-		if (threads)
-			record_tid(c, id);
-		else
-			record_process(c, id);
-	}
-	fclose(f);
-	return 0;
+	r = sg_cgroup_each_id(dirfd, file, threads ? record_tid_id : record_process_id, c);
+	close(dirfd);
+	return r;
 }
 
 static bool pid_listed_before(const struct sg_target *target, size_t i)

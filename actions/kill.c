@@ -22,7 +22,6 @@
  * that ends in -ETIMEDOUT.
  * Done when every process has exited (a zombie counts as exited) and the
  * cgroup lists no more, within kill_grace + 1 s; -ETIMEDOUT otherwise. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -34,120 +33,11 @@
 #include <unistd.h>
 
 #include "action.h"
+#include "cgroupfs.h"
 #include "units.h"
 
 #define KILL_CONFIRM_USEC (1 * USEC_PER_SEC)
 #define KILL_GRACE_DEFAULT_USEC (5 * USEC_PER_SEC)
-#define POLL_STEP_MSEC 10
-#define CGROUP_DEPTH_MAX 64
-#define PF_KTHREAD_FLAG 0x00200000UL
-
-static bool gone(int err)
-{
-	return err == -ENOENT || err == -ENODEV;
-}
-
-static int poll_ms(uint64_t deadline)
-{
-	uint64_t now = sg_now_usec();
-	uint64_t left = deadline > now ? (deadline - now + 999) / 1000 : 0;
-	return left < POLL_STEP_MSEC ? (int)left : POLL_STEP_MSEC;
-}
-
-static int write_at(int dirfd, const char *name, const char *text)
-{
-	int fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	size_t len = strlen(text);
-	ssize_t n = write(fd, text, len);
-	int err = n < 0 ? -errno : ((size_t)n == len ? 0 : -EIO);
-	close(fd);
-	return err;
-}
-
-/* The value of "KEY V" in an open cgroup.events: 0 or 1, or -errno. */
-static int events_value(int fd, const char *key)
-{
-	char buf[256];
-	ssize_t n = pread(fd, buf, sizeof(buf), 0);
-	if (n < 0)
-		return -errno;
-	size_t klen = strlen(key);
-	const char *p = buf, *end = buf + n;
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		if (!eol)
-			eol = end;
-		if ((size_t)(eol - p) == klen + 2 && memcmp(p, key, klen) == 0 && p[klen] == ' ' &&
-		    (p[klen + 1] == '0' || p[klen + 1] == '1'))
-			return p[klen + 1] - '0';
-		p = eol + 1;
-	}
-	return -EINVAL;
-}
-
-/* Waits until cgroup.events says "populated 0" (POLLPRI on change, and a
- * re-read every 10 ms). A cgroup removed meanwhile is empty. */
-static int wait_unpopulated(int dirfd, uint64_t timeout_usec)
-{
-	uint64_t deadline = sg_now_usec() + timeout_usec;
-	struct pollfd pfd = { .events = POLLPRI };
-
-	pfd.fd = openat(dirfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
-	if (pfd.fd < 0)
-		return gone(-errno) ? 0 : -errno;
-	int err;
-	for (;;) {
-		err = events_value(pfd.fd, "populated");
-		if (err <= 0)
-			break;
-		if (sg_now_usec() >= deadline) {
-			err = -ETIMEDOUT;
-			break;
-		}
-		if (poll(&pfd, 1, poll_ms(deadline)) < 0 && errno != EINTR) {
-			err = -errno;
-			break;
-		}
-	}
-	close(pfd.fd);
-	return gone(err) ? 0 : err;
-}
-
-/* State and kernel-thread flag of /proc/PID/stat. Returns 0 or -ESRCH. */
-static int proc_info(pid_t pid, char *state, bool *kthread)
-{
-	char path[32], buf[512];
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -ESRCH;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -ESRCH;
-	buf[n] = '\0';
-	const char *p = strrchr(buf, ')');
-	unsigned long flags;
-	/* ") STATE PPID PGRP SESSION TTY TPGID FLAGS" */
-	if (!p || sscanf(p, ") %c %*d %*d %*d %*d %*d %lu", state, &flags) != 2)
-		return -ESRCH;
-	*kthread = flags & PF_KTHREAD_FLAG;
-	return 0;
-}
-
-/* A user process other than pid 1 and the guardian, not yet exited. */
-static bool killable(pid_t pid)
-{
-	char state;
-	bool kthread;
-
-	if (pid <= 1 || pid == getpid())
-		return false;
-	return proc_info(pid, &state, &kthread) == 0 && !kthread && state != 'Z' && state != 'X';
-}
 
 struct procset {
 	pid_t pid[SG_TARGET_PIDS_MAX];
@@ -159,13 +49,13 @@ struct procset {
 	bool forbidden; /* the walk met pid 1 or the guardian */
 };
 
-/* Adds pid if it is killable, not there yet, and there is room. */
+/* Adds pid if it may be signalled, is not there yet, and there is room. */
 static void procset_add(struct procset *set, pid_t pid)
 {
 	for (size_t i = 0; i < set->n; i++)
 		if (set->pid[i] == pid)
 			return;
-	if (set->n == SG_TARGET_PIDS_MAX || !killable(pid))
+	if (set->n == SG_TARGET_PIDS_MAX || !sg_proc_signallable(pid))
 		return;
 	int fd = -1;
 	if (!set->no_pidfd) {
@@ -188,70 +78,30 @@ static void procset_close(struct procset *set)
 	set->n = 0;
 }
 
-/* Reads the cgroup.procs of dirfd and of every cgroup below it: counts the
- * processes in set->seen, notes pid 1 and the guardian in set->forbidden,
- * and when add is true adds the others to set. A cgroup removed meanwhile
- * is skipped. */
-static int walk_cgroup(int dirfd, unsigned depth, struct procset *set, bool add)
+/* Counts a process the cgroup walk met in set->seen and notes pid 1 and the
+ * guardian in set->forbidden; false for those. */
+static bool census(struct procset *set, pid_t pid)
 {
-	if (depth > CGROUP_DEPTH_MAX)
-		return -ELOOP;
-	int fd = openat(dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return gone(-errno) ? 0 : -errno;
-	pid_t self = getpid();
-	unsigned long value = 0;
-	bool digits = false;
-	char buf[4096];
-	ssize_t n;
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] >= '0' && buf[i] <= '9') {
-				value = value * 10 + (unsigned long)(buf[i] - '0');
-				digits = true;
-				continue;
-			}
-			if (digits) {
-				set->seen++;
-				if (value == 1 || value == (unsigned long)self)
-					set->forbidden = true;
-				else if (add)
-					procset_add(set, (pid_t)value);
-			}
-			value = 0;
-			digits = false;
-		}
+	set->seen++;
+	if (pid == 1 || pid == getpid()) {
+		set->forbidden = true;
+		return false;
 	}
-	int err = n < 0 && !gone(-errno) ? -errno : 0;
-	close(fd);
-	if (err)
-		return err;
+	return true;
+}
 
-	int dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return gone(-errno) ? 0 : -errno;
-	DIR *dir = fdopendir(dfd);
-	if (!dir) {
-		err = -errno;
-		close(dfd);
-		return err;
-	}
-	struct dirent *de;
-	while (!err && (de = readdir(dir))) {
-		if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (sub < 0) {
-			if (!gone(-errno))
-				err = -errno;
-			continue;
-		}
-		err = walk_cgroup(sub, depth + 1, set, add);
-		close(sub);
-	}
-	closedir(dir);
-	return err;
+/* sg_cgroup_walk callbacks: count only, or count and add to the set. */
+static int walk_count(pid_t pid, void *userdata)
+{
+	census(userdata, pid);
+	return 0;
+}
+
+static int walk_add(pid_t pid, void *userdata)
+{
+	if (census(userdata, pid))
+		procset_add(userdata, pid);
+	return 0;
 }
 
 static bool exited(const struct procset *set, size_t i)
@@ -260,7 +110,7 @@ static bool exited(const struct procset *set, size_t i)
 		struct pollfd pfd = { .fd = set->pidfd[i], .events = POLLIN };
 		return poll(&pfd, 1, 0) > 0;
 	}
-	return !killable(set->pid[i]);
+	return !sg_proc_signallable(set->pid[i]);
 }
 
 static void signal_proc(const struct procset *set, size_t i, int sig)
@@ -300,7 +150,7 @@ static void procset_wait(const struct procset *set, uint64_t deadline)
 	for (size_t i = 0; i < set->n; i++)
 		if (set->pidfd[i] >= 0)
 			pfds[n++] = (struct pollfd){ .fd = set->pidfd[i], .events = POLLIN };
-	poll(n ? pfds : NULL, n, poll_ms(deadline));
+	poll(n ? pfds : NULL, n, sg_msec_until(sg_now_usec(), deadline, SG_CGROUP_POLL_MSEC));
 }
 
 /* Whether freezer.state of dirfd reads something other than THAWED. */
@@ -315,12 +165,6 @@ static bool freezer_frozen(int dirfd)
 	return n > 0 && !(n >= 6 && memcmp(buf, "THAWED", 6) == 0);
 }
 
-static int journal_first(sg_journal_fn journal, void *userdata, const struct sg_undo *undo)
-{
-	int err = journal(undo, userdata);
-	return err > 0 ? -EIO : err;
-}
-
 /* The signal path. srcfd is the cgroup the processes come from, or -1 for
  * target->pids; freezerfd the target's v1 freezer cgroup, or -1. */
 static int kill_signals(uint64_t grace, const struct sg_target *target, const char *src, int srcfd,
@@ -333,7 +177,7 @@ static int kill_signals(uint64_t grace, const struct sg_target *target, const ch
 
 	int err = 0;
 	if (srcfd >= 0) {
-		err = walk_cgroup(srcfd, 0, set, true);
+		err = sg_cgroup_walk(srcfd, walk_add, set);
 	} else {
 		for (size_t i = 0; i < target->npids && i < SG_TARGET_PIDS_MAX; i++)
 			procset_add(set, target->pids[i]);
@@ -353,7 +197,7 @@ static int kill_signals(uint64_t grace, const struct sg_target *target, const ch
 	for (size_t i = 0; i < set->n; i++)
 		len += (size_t)snprintf(undo->data + len, sizeof(undo->data) - len, " %d",
 					(int)set->pid[i]);
-	err = journal_first(journal, userdata, undo);
+	err = sg_action_journal(journal, userdata, undo);
 	if (err)
 		goto out;
 
@@ -363,7 +207,7 @@ static int kill_signals(uint64_t grace, const struct sg_target *target, const ch
 	bool thawed = freezerfd < 0;
 	for (;;) {
 		if (srcfd >= 0) {
-			err = walk_cgroup(srcfd, 0, set, true);
+			err = sg_cgroup_walk(srcfd, walk_add, set);
 			if (err)
 				break;
 		}
@@ -381,7 +225,8 @@ static int kill_signals(uint64_t grace, const struct sg_target *target, const ch
 				char state;
 				bool kthread;
 				signal_proc(set, i, SIGTERM);
-				if (proc_info(set->pid[i], &state, &kthread) == 0 && state == 'T')
+				if (sg_proc_stat("/proc", set->pid[i], &state, &kthread) == 0 &&
+				    state == 'T')
 					signal_proc(set, i, SIGCONT);
 				set->termed[i] = true;
 			} else if (!term && !set->killed[i]) {
@@ -390,7 +235,7 @@ static int kill_signals(uint64_t grace, const struct sg_target *target, const ch
 			}
 		}
 		if (!term && !thawed) {
-			write_at(freezerfd, "freezer.state", "THAWED");
+			sg_cgroup_write(freezerfd, "freezer.state", "THAWED");
 			thawed = true;
 		}
 		procset_wait(set, term ? term_until : kill_until);
@@ -415,31 +260,31 @@ static int kill_apply(const struct sg_action_env *env, const struct sg_target *t
 			return -errno;
 		if (faccessat(cg2fd, "cgroup.kill", W_OK, 0) == 0) {
 			struct procset *set = calloc(1, sizeof(*set));
-			err = set ? walk_cgroup(cg2fd, 0, set, false) : -ENOMEM;
+			err = set ? sg_cgroup_walk(cg2fd, walk_count, set) : -ENOMEM;
 			if (!err && set->forbidden)
 				err = -EPERM;
 			if (!err) {
 				sg_strlcpy(undo->path, target->cgroup2, sizeof(undo->path));
 				snprintf(undo->data, sizeof(undo->data), "cgroup.kill %zu",
 					 set->seen);
-				err = journal_first(journal, userdata, undo);
+				err = sg_action_journal(journal, userdata, undo);
 			}
 			free(set);
 			if (!err)
-				err = write_at(cg2fd, "cgroup.kill", "1");
+				err = sg_cgroup_write(cg2fd, "cgroup.kill", "1");
+			/* done at "populated 0"; a cgroup removed meanwhile is empty */
+			uint64_t confirm = grace > KILL_CONFIRM_USEC ? grace : KILL_CONFIRM_USEC;
 			if (!err)
-				err = wait_unpopulated(cg2fd, grace > KILL_CONFIRM_USEC
-								      ? grace
-								      : KILL_CONFIRM_USEC);
+				err = sg_cgroup_wait_events(cg2fd, "populated", 0, confirm);
 			close(cg2fd);
-			return gone(err) ? 0 : err;
+			return sg_cgroup_gone(err) ? 0 : err;
 		}
 		src = target->cgroup2;
 		srcfd = cg2fd;
 		/* a cgroup2-frozen task takes SIGKILL but not SIGTERM */
 		int events = openat(cg2fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
 		if (events >= 0) {
-			frozen = events_value(events, "frozen") == 1;
+			frozen = sg_cgroup_events_value(events, "frozen") == 1;
 			close(events);
 		}
 	}

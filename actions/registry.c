@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Which action carries out which step kind. */
+/* Which action carries out which step kind, and the journal call they share. */
 #include "action.h"
+
+#include <errno.h>
 
 extern const struct sg_action sg_action_ionice;
 extern const struct sg_action sg_action_iomax;
@@ -19,4 +21,10 @@ const struct sg_action *sg_action_for(enum sg_step_kind kind)
 	case SG_STEP_CAPTURE: break;
 	}
 	return NULL;
+}
+
+int sg_action_journal(sg_journal_fn journal, void *userdata, const struct sg_undo *undo)
+{
+	int err = journal(undo, userdata);
+	return err > 0 ? -EIO : err;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
+#include "decision_log.h"
 #include "log.h"
 #include "units.h"
 
@@ -67,7 +68,8 @@ static void apply(struct sg_actuator *act, const struct sg_config *cfg, const st
 		return; /* capture: bundles come with the capture module */
 	r = sg_target_resolve(&act->paths, cfg, rule, step->kind, act->target, why, sizeof(why));
 	if (r < 0) {
-		sg_log(LOG_ERR, "%s: cannot apply \"%s\": %s (%s)", rule->name, step->text, why, strerror(-r));
+		sg_log_outcome(rule->name, target_name(rule, cfg), step->text, (unsigned)d->step + 1, true,
+			       "%s: cannot apply \"%s\": %s (%s)", rule->name, step->text, why, strerror(-r));
 		return;
 	}
 	memset(undo, 0, offsetof(struct sg_undo, data));
@@ -83,7 +85,8 @@ static void apply(struct sg_actuator *act, const struct sg_config *cfg, const st
 	r = action->apply(&env, act->target, undo, journal_pending, act);
 	action->describe(undo, what, sizeof(what));
 	if (r < 0) {
-		sg_log(LOG_ERR, "%s: %s failed: %s", rule->name, what, strerror(-r));
+		sg_log_outcome(rule->name, undo->job, step->text, undo->level, true, "%s: %s failed: %s", rule->name,
+			       what, strerror(-r));
 		/* A step that cannot be undone leaves no entry; one that may have
 		 * half happened keeps its entry so that it is reverted later. */
 		if (!sg_step_reversible(step->kind))
@@ -96,7 +99,7 @@ static void apply(struct sg_actuator *act, const struct sg_config *cfg, const st
 		r = sg_state_remove(&act->state, undo->rule, undo->level);
 	if (r < 0 && r != -ENOENT)
 		sg_log_errno(LOG_ERR, r, "%s: cannot update the state journal after %s", rule->name, what);
-	sg_log(LOG_WARNING, "%s: done: %s", rule->name, what);
+	sg_log_outcome(rule->name, undo->job, step->text, undo->level, false, "%s: done: %s", rule->name, what);
 }
 
 static int revert_entry(const struct sg_config *cfg, const struct sg_undo *undo, const char *reason)
@@ -121,10 +124,11 @@ static int revert_entry(const struct sg_config *cfg, const struct sg_undo *undo,
 	action->describe(undo, what, sizeof(what));
 	int r = action->revert(&env, undo);
 	if (r < 0) {
-		sg_log(LOG_ERR, "%s: reverting %s failed: %s", undo->rule, what, strerror(-r));
+		sg_log_outcome(undo->rule, undo->job, undo->step, undo->level, true, "%s: reverting %s failed: %s",
+			       undo->rule, what, strerror(-r));
 		return r;
 	}
-	sg_log(LOG_WARNING, "%s: reverted: %s", undo->rule, what);
+	sg_log_outcome(undo->rule, undo->job, undo->step, undo->level, false, "%s: reverted: %s", undo->rule, what);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "decision_log.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "log.h"
@@ -76,4 +77,23 @@ void sg_log_kernel_event(const struct sg_kmsg_event_info *ev, const struct sg_km
 
 	sg_log_fields(LOG_WARNING, &fields, "kernel: %s: %.*s", sg_kmsg_event_name(ev->kind), (int)rec->text_len,
 		      rec->text);
+}
+
+void sg_log_outcome(const char *rule, const char *job, const char *step, unsigned level, bool failed,
+		    const char *fmt, ...)
+{
+	struct sg_log_fields fields = {
+		.message_id = failed ? SG_MESSAGE_ID_FAILED : SG_MESSAGE_ID_DONE,
+		.rule = rule,
+		.job = job,
+		.step = step,
+		.level = (int)level,
+	};
+	char line[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	sg_log_fields(failed ? LOG_ERR : LOG_WARNING, &fields, "%s", line);
 }

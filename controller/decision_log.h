@@ -11,6 +11,13 @@
 #define SG_MESSAGE_ID_REVERT "07752e89aeaf47b992e0e54a3f5d07db"
 #define SG_MESSAGE_ID_BLOCKED "0996a5a36cc9437fa8d462ae582fb03d"
 #define SG_MESSAGE_ID_KERNEL_EVENT "fd62da1504b141a487dcf2bc565306ab"
+#define SG_MESSAGE_ID_DONE "b463a3792ba2458fa7147d654ef77bdd"
+#define SG_MESSAGE_ID_FAILED "f15f964ace00491f96e7153d0608f1e3"
+
+/* An action's outcome: "RULE: done: WHAT" or "RULE: WHAT failed: ERROR", with
+ * the decision's journal fields. */
+void sg_log_outcome(const char *rule, const char *job, const char *step, unsigned level, bool failed,
+		    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* "io-storm: would apply "ionice idle" to job backup: psi.io.full.avg10=34.2>=20 for 5.0s" */
 void sg_format_decision(const struct sg_config *cfg, const struct sg_decision *decision, char *buf, size_t len);

@@ -10,6 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "units.h"
+
 /* Scans DIGITS at buf[*i..len) into *out; false when there are none or they overflow. */
 static bool scan_u64(const char *buf, size_t len, size_t *i, uint64_t max, uint64_t *out)
 {
@@ -149,16 +151,6 @@ struct sg_dirent64 {
 	char d_name[];
 };
 
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 static bool gone(int err)
 {
 	return err == ENOENT || err == ESRCH;
@@ -221,7 +213,7 @@ static int count_pid(int procfd, const char *pid, char *buf, size_t buflen)
 			int d;
 
 			off += de->d_reclen;
-			if (!all_digits(de->d_name))
+			if (!sg_all_digits(de->d_name))
 				continue;
 			d = task_is_d(taskfd, de->d_name);
 			if (d < 0) {
@@ -267,7 +259,7 @@ int sg_tasks_count_dstate(const char *proc_root, char *scratch, size_t scratch_l
 			int c;
 
 			off += de->d_reclen;
-			if (!all_digits(de->d_name))
+			if (!sg_all_digits(de->d_name))
 				continue;
 			c = count_pid(procfd, de->d_name, tasks, half);
 			if (c < 0) {

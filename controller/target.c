@@ -16,26 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroupfs.h"
 #include "jobio.h"
 #include "units.h"
 
-#define PF_KTHREAD 0x00200000UL
 #define OWN_CGROUP "stallguard.jobs"
-
-static ssize_t read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	ssize_t n = read(fd, buf, len - 1);
-	int err = errno;
-	close(fd);
-	if (n < 0)
-		return -err;
-	buf[n] = '\0';
-	return n;
-}
 
 static int why_fail(char *why, size_t why_len, int err, const char *fmt, ...)
 {
@@ -47,21 +32,6 @@ static int why_fail(char *why, size_t why_len, int err, const char *fmt, ...)
 	return err;
 }
 
-/* Kernel threads have PF_KTHREAD in field 9 of their stat. */
-static bool is_kthread(const char *proc, pid_t pid)
-{
-	char path[64], buf[1024];
-	unsigned long flags = 0;
-
-	snprintf(path, sizeof(path), "%s/%d/stat", proc, (int)pid);
-	if (read_file(path, buf, sizeof(buf)) <= 0)
-		return false;
-	const char *p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
-		return false;
-	return flags & PF_KTHREAD;
-}
-
 bool sg_target_matches(const struct sg_match *match, const char *proc, pid_t pid)
 {
 	char path[64], buf[4096];
@@ -70,7 +40,7 @@ bool sg_target_matches(const struct sg_match *match, const char *proc, pid_t pid
 	switch (match->kind) {
 	case SG_MATCH_COMM:
 		snprintf(path, sizeof(path), "%s/%d/comm", proc, (int)pid);
-		if (read_file(path, buf, sizeof(buf)) <= 0)
+		if (sg_read_small(path, buf, sizeof(buf)) <= 0)
 			return false;
 		buf[strcspn(buf, "\n")] = '\0';
 		return strcmp(buf, match->value) == 0;
@@ -83,7 +53,7 @@ bool sg_target_matches(const struct sg_match *match, const char *proc, pid_t pid
 		return strcmp(buf, match->value) == 0;
 	case SG_MATCH_CMDLINE:
 		snprintf(path, sizeof(path), "%s/%d/cmdline", proc, (int)pid);
-		n = read_file(path, buf, sizeof(buf));
+		n = sg_read_small(path, buf, sizeof(buf));
 		if (n <= 0)
 			return false;
 		/* Arguments are NUL-separated: match them joined by spaces. */
@@ -99,7 +69,11 @@ bool sg_target_matches(const struct sg_match *match, const char *proc, pid_t pid
 
 bool sg_target_protected(const struct sg_config *cfg, const char *proc, pid_t pid)
 {
-	if (pid <= 1 || pid == getpid() || is_kthread(proc, pid))
+	char state;
+	bool kthread;
+
+	if (pid <= 1 || pid == getpid() ||
+	    (sg_proc_stat(proc, pid, &state, &kthread) == 0 && kthread))
 		return true;
 	for (size_t i = 0; i < cfg->nprotect; i++)
 		if (sg_target_matches(&cfg->protect[i], proc, pid))
@@ -141,7 +115,7 @@ static void read_process_io(pid_t pid, void *userdata)
 	if (reading->count == sizeof(reading->pid) / sizeof(reading->pid[0]))
 		return;
 	snprintf(path, sizeof(path), "%s/%d/io", reading->proc, (int)pid);
-	n = read_file(path, buf, sizeof(buf));
+	n = sg_read_small(path, buf, sizeof(buf));
 	if (n <= 0 || sg_proc_io_parse(buf, (size_t)n, &r, &w) < 0)
 		return;
 	reading->pid[reading->count] = pid;
@@ -187,7 +161,7 @@ int sg_target_disk(const struct sg_target_paths *paths, const char *device, unsi
 
 	if (device[0]) {
 		snprintf(path, sizeof(path), "%s/block/%s/dev", paths->sys, device);
-		if (read_file(path, buf, sizeof(buf)) <= 0 || sscanf(buf, "%u:%u", major, minor) != 2)
+		if (sg_read_small(path, buf, sizeof(buf)) <= 0 || sscanf(buf, "%u:%u", major, minor) != 2)
 			return why_fail(why, why_len, -ENODEV, "device %s is not a whole disk here (%s)", device, path);
 		return 0;
 	}
@@ -199,7 +173,7 @@ int sg_target_disk(const struct sg_target_paths *paths, const char *device, unsi
 	snprintf(path, sizeof(path), "%s/dev/block/%u:%u/partition", paths->sys, *major, *minor);
 	if (access(path, F_OK) == 0) {
 		snprintf(path, sizeof(path), "%s/dev/block/%u:%u/../dev", paths->sys, *major, *minor);
-		if (read_file(path, buf, sizeof(buf)) <= 0 || sscanf(buf, "%u:%u", major, minor) != 2)
+		if (sg_read_small(path, buf, sizeof(buf)) <= 0 || sscanf(buf, "%u:%u", major, minor) != 2)
 			return why_fail(why, why_len, -ENODEV, "cannot find the disk of the partition under /");
 		return 0;
 	}
@@ -210,22 +184,35 @@ int sg_target_disk(const struct sg_target_paths *paths, const char *device, unsi
 	return 0;
 }
 
-/* The pids listed in DIR/cgroup.procs. */
+struct pid_list {
+	pid_t *pids;
+	size_t max, count;
+};
+
+static int add_pid(pid_t pid, void *userdata)
+{
+	struct pid_list *list = userdata;
+
+	if (list->count == list->max)
+		return 1; /* full: stop reading */
+	list->pids[list->count++] = pid;
+	return 0;
+}
+
+/* The pids listed in DIR/cgroup.procs, at most max. */
 static int cgroup_pids(const char *dir, pid_t *pids, size_t max, size_t *count)
 {
-	char path[PATH_MAX];
-	FILE *f;
-	long pid;
+	struct pid_list list = { pids, max, 0 };
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
 
 	*count = 0;
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	f = fopen(path, "re");
-	if (!f)
+	if (dirfd < 0)
 		return -errno;
-	while (*count < max && fscanf(f, "%ld", &pid) == 1)
-		pids[(*count)++] = (pid_t)pid;
-	fclose(f);
-	return 0;
+	r = sg_cgroup_each_id(dirfd, "cgroup.procs", add_pid, &list);
+	close(dirfd);
+	*count = list.count;
+	return r < 0 ? r : 0;
 }
 
 /* Moves pids into DIR (created when missing). Processes gone meanwhile are skipped. */

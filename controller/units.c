@@ -83,6 +83,16 @@ char *sg_format_duration(uint64_t usec, char *buf, size_t len)
 	return buf;
 }
 
+bool sg_all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
 size_t sg_strlcpy(char *dst, const char *src, size_t len)
 {
 	size_t src_len = strlen(src);
@@ -101,4 +111,11 @@ uint64_t sg_now_usec(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int sg_msec_until(uint64_t now, uint64_t deadline, int max_msec)
+{
+	uint64_t left = deadline > now ? (deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC : 0;
+
+	return left < (uint64_t)max_msec ? (int)left : max_msec;
 }

@@ -2,6 +2,7 @@
 /* Durations, sizes and small string helpers shared by every part. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,9 +21,17 @@ int sg_parse_size(const char *text, uint64_t *value);
  * Always NUL-terminates; returns buf. */
 char *sg_format_duration(uint64_t usec, char *buf, size_t len);
 
+/* Whether s is one or more decimal digits and nothing else. */
+bool sg_all_digits(const char *s);
+
 /* Copies at most len-1 bytes and always NUL-terminates (len > 0).
  * Returns the length of src, like strlcpy, so truncation is visible. */
 size_t sg_strlcpy(char *dst, const char *src, size_t len);
 
 /* Monotonic time in microseconds. */
 uint64_t sg_now_usec(void);
+
+/* Milliseconds from now until deadline (both sg_now_usec), rounded up so a
+ * poll does not wake before the deadline, and at most max_msec; 0 once the
+ * deadline has passed. */
+int sg_msec_until(uint64_t now, uint64_t deadline, int max_msec);

@@ -59,6 +59,12 @@ done
 case $? in 0 | 1) ;; *) fail "doctor exited $?" ;; esac
 grep -qE '^(ok|info|warning|severe) +psi:' "$TMP/out" || fail "doctor has no psi finding: $(cat "$TMP/out")"
 
+# As root, a configuration others could have written is refused by `run`.
+printf '[guardian]\nkmsg = %s\n' "$TMP/empty.ini" >"$TMP/open.ini"
+chmod 0666 "$TMP/open.ini"
+expect_exit 2 "run with a world-writable config" timeout 10 "$SG" run -c "$TMP/open.ini"
+grep -q "refusing to act on it as root" "$TMP/err" || fail "no refusal message: $(cat "$TMP/err")"
+
 # Reload: a valid new config takes over, an invalid one is refused and the
 # guardian keeps running.
 cat >"$TMP/run.ini" <<INI

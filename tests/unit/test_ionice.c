@@ -2,6 +2,7 @@
 /* actions/ionice.c on real processes: a child with four threads, in a cgroup
  * of its own under the unified mount or the v1 blkio hierarchy. Needs root. */
 #include "fixture.h"
+#include "proctree.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,7 +13,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "action.h"
@@ -24,7 +24,6 @@ extern const struct sg_action sg_action_ionice;
 #define BE(level) (2 << 13 | (level))
 #define IDLE (3 << 13)
 #define NTHREADS 4
-#define PF_KTHREAD 0x00200000u
 
 struct job {
 	pid_t pid;
@@ -99,13 +98,6 @@ static void make_cgroup(const char *root, char *out, size_t len)
 	}
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static void stop_job(struct job *job)
 {
 	if (job->pid > 0) {
@@ -156,7 +148,7 @@ static int setup_job(void **state)
 			*state = job;
 			return 0;
 		}
-		sleep_ms(10);
+		pt_msleep(10);
 	}
 	stop_job(job);
 	free(job);
@@ -169,7 +161,7 @@ static void remove_cgroup(char *dir)
 		return;
 	/* A killed task may leave the cgroup a moment after it is reaped. */
 	for (int tries = 0; tries < 100 && rmdir(dir) < 0 && errno == EBUSY; tries++)
-		sleep_ms(10);
+		pt_msleep(10);
 	dir[0] = '\0';
 }
 
@@ -456,28 +448,6 @@ static void test_revert_leaves_changed(void **state)
 	expect_prios(job, after);
 }
 
-static bool is_kthread(pid_t pid)
-{
-	char path[64], buf[1024];
-	unsigned flags;
-	const char *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %u", &flags) == 1 &&
-	       (flags & PF_KTHREAD);
-}
-
 /* pid 1, the guardian itself and a kernel thread are never recorded or changed. */
 static void test_never_pid1_self_kthread(void **state)
 {
@@ -486,7 +456,7 @@ static void test_never_pid1_self_kthread(void **state)
 	struct sg_step step;
 	struct sg_action_env env;
 	const int be7[NTHREADS] = { BE(7), BE(7), BE(7), BE(7) };
-	bool kthread = is_kthread(2);
+	bool kthread = pt_is_kthread(2);
 
 	save_process(1);
 	save_process(getpid());

@@ -245,12 +245,17 @@ static void test_resolve_match_job(void **state)
 	char why[256], own[600], parent[512];
 
 	assert_non_null(target);
-	pid_t a = spawn(w, "sgtest-match", false);
-	pid_t b = spawn(w, "sgtest-match", false);
-	pid_t keep = spawn(w, "sgtest-keep", false);
-	load(&cfg, "[guardian]\nprotect = comm:sgtest-keep\n[job loose]\nmatch = comm:sgtest-match\n"
-		   "match = comm:sgtest-keep\n[rule r]\nwhen = load.1 >= 1000\njob = loose\nstep = ionice idle\n"
-		   "step = freeze\n");
+	/* Names of this run only: another run's processes never match. */
+	char match_name[16], keep_name[16], ini[512];
+	snprintf(match_name, sizeof(match_name), "sgm%d", (int)getpid());
+	snprintf(keep_name, sizeof(keep_name), "sgk%d", (int)getpid());
+	pid_t a = spawn(w, match_name, false);
+	pid_t b = spawn(w, match_name, false);
+	pid_t keep = spawn(w, keep_name, false);
+	snprintf(ini, sizeof(ini), "[guardian]\nprotect = comm:%s\n[job loose]\nmatch = comm:%s\nmatch = comm:%s\n"
+		 "[rule r]\nwhen = load.1 >= 1000\njob = loose\nstep = ionice idle\nstep = freeze\n",
+		 keep_name, match_name, keep_name);
+	load(&cfg, ini);
 	assert_int_equal(sg_target_resolve(&w->paths, &cfg, &cfg.rules[0], SG_STEP_IONICE, target, why, sizeof(why)), 0);
 	assert_int_equal(target->npids, 2);
 	assert_true((target->pids[0] == a && target->pids[1] == b) || (target->pids[0] == b && target->pids[1] == a));

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Durations and sizes as the configuration writes them. */
+/* Durations and sizes as the configuration writes them, and the small helpers. */
 #include "fixture.h"
 
 #include <errno.h>
@@ -77,6 +77,31 @@ static void test_strlcpy(void **state)
 	assert_string_equal(small, "ab");
 }
 
+static void test_all_digits(void **state)
+{
+	(void)state;
+	assert_true(sg_all_digits("0"));
+	assert_true(sg_all_digits("4194304"));
+	assert_false(sg_all_digits(""));
+	assert_false(sg_all_digits("12a"));
+	assert_false(sg_all_digits("-1"));
+	assert_false(sg_all_digits(" 1"));
+}
+
+/* A poll timeout never wakes before the deadline, and is capped. */
+static void test_msec_until(void **state)
+{
+	(void)state;
+	assert_int_equal(sg_msec_until(1000, 1000, 10), 0);
+	assert_int_equal(sg_msec_until(2000, 1000, 10), 0);
+	assert_int_equal(sg_msec_until(1000, 1001, 10), 1);
+	assert_int_equal(sg_msec_until(1000, 3000, 10), 2);
+	assert_int_equal(sg_msec_until(1000, 3001, 10), 3);
+	assert_int_equal(sg_msec_until(0, 60 * USEC_PER_SEC, 10), 10);
+	assert_int_equal(sg_msec_until(5, 3600 * USEC_PER_SEC + 5, INT32_MAX), 3600000);
+	assert_int_equal(sg_msec_until(0, 3600 * USEC_PER_SEC, 1000), 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -84,6 +109,8 @@ int main(void)
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_format_round_trips),
 		cmocka_unit_test(test_strlcpy),
+		cmocka_unit_test(test_all_digits),
+		cmocka_unit_test(test_msec_until),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
