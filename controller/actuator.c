@@ -2,10 +2,12 @@
 #include "actuator.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
+#include "cgroupfs.h"
 #include "decision_log.h"
 #include "log.h"
 #include "units.h"
@@ -55,6 +57,30 @@ static const char *target_name(const struct sg_rule *rule, const struct sg_confi
 	       : rule->target == SG_TARGET_TOP_IO ? "top-io" : "";
 }
 
+/* ioprio means nothing to the none and kyber schedulers, and only its class
+ * to mq-deadline: say so where it was just relied on. */
+static void warn_if_ionice_is_ignored(struct sg_actuator *act, const struct sg_config *cfg,
+				      const struct sg_rule *rule)
+{
+	const char *device = rule->target == SG_TARGET_JOB ? cfg->jobs[rule->job].device : "";
+	char path[128], scheduler[256], why[128];
+	unsigned major, minor;
+
+	if (sg_target_disk(&act->paths, device, &major, &minor, why, sizeof(why)) < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/dev/block/%u:%u/queue/scheduler", act->paths.sys, major, minor);
+	if (sg_read_small(path, scheduler, sizeof(scheduler)) <= 0)
+		return;
+	if (strstr(scheduler, "[none]") || strstr(scheduler, "[kyber]"))
+		sg_log(LOG_WARNING, "%s: disk %u:%u's scheduler (%s) ignores I/O priorities: ionice changes "
+				    "nothing there; io.max does",
+		       rule->name, major, minor, strstr(scheduler, "[none]") ? "none" : "kyber");
+	else if (strstr(scheduler, "[mq-deadline]"))
+		sg_log(LOG_INFO, "%s: disk %u:%u uses mq-deadline, which honours I/O priority classes only; "
+				 "buffered writeback is done by flusher threads and barely slowed by ionice",
+		       rule->name, major, minor);
+}
+
 static void apply(struct sg_actuator *act, const struct sg_config *cfg, const struct sg_decision *d)
 {
 	const struct sg_rule *rule = &cfg->rules[d->rule];
@@ -100,6 +126,8 @@ static void apply(struct sg_actuator *act, const struct sg_config *cfg, const st
 	if (r < 0 && r != -ENOENT)
 		sg_log_errno(LOG_ERR, r, "%s: cannot update the state journal after %s", rule->name, what);
 	sg_log_outcome(rule->name, undo->job, step->text, undo->level, false, "%s: done: %s", rule->name, what);
+	if (step->kind == SG_STEP_IONICE)
+		warn_if_ionice_is_ignored(act, cfg, rule);
 }
 
 static int revert_entry(const struct sg_config *cfg, const struct sg_undo *undo, const char *reason)

@@ -350,6 +350,11 @@ int sg_target_resolve(const struct sg_target_paths *paths, const struct sg_confi
 			if (top > 0)
 				target->pids[target->npids++] = top;
 		}
+		if (target->npids == 0 && job && job->unit[0] && !job->nmatches)
+			return why_fail(why, why_len, -EOPNOTSUPP,
+					"job %s: a job found by `unit =` alone needs systemd's D-Bus API, which this "
+					"release does not use yet: give it `cgroup =` or `match =`",
+					job->name);
 		if (target->npids == 0)
 			return why_fail(why, why_len, -ESRCH, "%s: no process to act on", target->job);
 		if (!needs_cgroup(kind) || paths->systemd || !paths->unified[0])

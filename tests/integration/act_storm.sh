@@ -71,6 +71,11 @@ rate_mib() { # MiB/s written by the writer over $1 s
 
 watch_for '*io-storm: done: ionice idle*' ionice 10
 [ "$(ionice -p "$dd_pid" | cut -d: -f1)" = idle ] || fail "not idle: $(ionice -p "$dd_pid")"
+# The log says what the disk's scheduler makes of ionice.
+case "$(cat "/sys/block/$disk/queue/scheduler")" in
+*"[mq-deadline]"*) watch_for '*io-storm: disk*mq-deadline*classes only*' sched 2 ;;
+*"[none]"* | *"[kyber]"*) watch_for '*io-storm: disk*ignores I/O priorities*' sched 2 ;;
+esac
 watch_for '*io-storm: done: io.max wbps=10M*' iomax 6
 g=$(gap ionice iomax); within "$g" 1.5 3.5 || fail "io.max came ${g}s after ionice (step_after 2s)"
 grep -q "^$devno 10485760\$" "$blkio/blkio.throttle.write_bps_device" || fail "no limit in blkio"

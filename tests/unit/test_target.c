@@ -282,6 +282,13 @@ static void test_resolve_match_job(void **state)
 	assert_false(saw_keep);
 	sg_config_free(&cfg);
 
+	/* A job known only by its systemd unit: not without systemd's API. */
+	load(&cfg, "[job svc]\nunit = backup.service\n[rule r]\nwhen = load.1 >= 1000\njob = svc\nstep = freeze\n");
+	assert_int_equal(sg_target_resolve(&w->paths, &cfg, &cfg.rules[0], SG_STEP_FREEZE, target, why, sizeof(why)),
+			 -EOPNOTSUPP);
+	assert_non_null(strstr(why, "systemd"));
+	sg_config_free(&cfg);
+
 	/* Nothing matches: nothing to act on. */
 	load(&cfg, "[job none]\nmatch = comm:sgtest-absent\n[rule r]\nwhen = load.1 >= 1000\njob = none\n"
 		   "step = freeze\n");
