@@ -50,10 +50,8 @@
 #include "cgroup.h"
 #include "config.h"
 #include "decision_log.h"
-#include "diskstats.h"
+#include "generation.h"
 #include "kmsg.h"
-#include "policy.h"
-#include "sampler.h"
 #include "signals.h"
 #include "units.h"
 
@@ -341,13 +339,9 @@ static void on_kernel_event(const struct sg_kmsg_event_info *ev, const struct sg
 	sg_log_kernel_event(ev, rec);
 }
 
+/* The loop's generation, plus the kernel log the loop owns itself. */
 struct generation {
-	struct sg_config cfg;
-	struct sg_signal_table tab;
-	struct sg_sampler *sampler;
-	struct sg_policy *policy;
-	struct sg_sample sample;
-	struct sg_decision *decisions;
+	struct sg_generation core;
 	struct sg_kmsg_reader kmsg;
 	uint32_t pending_events[SG_EV_COUNT];
 };
@@ -357,44 +351,26 @@ static void tick(struct generation *gen)
 {
 	if (gen->kmsg.fd >= 0)
 		sg_kmsg_drain(&gen->kmsg, uptime_seconds(), gen->pending_events, on_kernel_event, NULL);
-	sg_sampler_read(gen->sampler, sg_now_usec(), 0, &gen->sample);
-	memcpy(gen->sample.events, gen->pending_events, sizeof(gen->pending_events));
-	memset(gen->pending_events, 0, sizeof(gen->pending_events));
-	size_t n = sg_policy_tick(gen->policy, &gen->cfg, &gen->sample, gen->decisions, gen->cfg.nrules);
+	size_t n = sg_generation_tick(&gen->core, sg_now_usec(), 0, gen->pending_events);
 	for (size_t i = 0; i < n; i++)
-		sg_log_decision(&gen->cfg, &gen->decisions[i]);
+		sg_log_decision(&gen->core.cfg, &gen->core.decisions[i]);
 }
 
-/* As loop.c's generation_new. */
 static int generation_init(struct generation *gen, const char *path, const char *base, size_t njobs)
 {
-	char disks[SG_DISK_MAX][SG_DISK_NAME_MAX];
 	int r;
 
 	memset(gen, 0, sizeof(*gen));
 	gen->kmsg.fd = -1;
-	r = load_config(path, base, njobs, &gen->cfg);
+	r = load_config(path, base, njobs, &gen->core.cfg);
 	if (r < 0)
 		return r;
-	size_t ndisks = sg_disks_discover("/sys/block", disks, SG_DISK_MAX);
-	r = sg_signal_table_init(&gen->tab, &gen->cfg, (const char(*)[SG_DISK_NAME_MAX])disks, ndisks);
+	r = sg_generation_build(&gen->core, cgroup_root);
 	if (r < 0)
 		return r;
-	gen->sample.nvalues = gen->tab.nslots;
-	gen->sample.values = calloc(gen->tab.nslots, sizeof(double));
-	gen->decisions = calloc(gen->cfg.nrules ? gen->cfg.nrules : 1, sizeof(*gen->decisions));
-	if (!gen->sample.values || !gen->decisions)
-		return -ENOMEM;
-	struct sg_sampler_paths paths = { .proc = "/proc", .cgroup = cgroup_root };
-	r = sg_sampler_new(&gen->sampler, &gen->cfg, &gen->tab, &paths, false);
+	r = sg_kmsg_open(&gen->kmsg, gen->core.cfg.kmsg);
 	if (r < 0)
-		return r;
-	r = sg_policy_new(&gen->policy, &gen->cfg, &gen->tab);
-	if (r < 0)
-		return r;
-	r = sg_kmsg_open(&gen->kmsg, gen->cfg.kmsg);
-	if (r < 0)
-		fprintf(stderr, "tick: cannot open %s (%s): ticks run without the kernel log\n", gen->cfg.kmsg,
+		fprintf(stderr, "tick: cannot open %s (%s): ticks run without the kernel log\n", gen->core.cfg.kmsg,
 			strerror(-r));
 	return 0;
 }
@@ -402,11 +378,7 @@ static int generation_init(struct generation *gen, const char *path, const char 
 static void generation_fini(struct generation *gen)
 {
 	sg_kmsg_close(&gen->kmsg);
-	sg_policy_free(gen->policy);
-	sg_sampler_free(gen->sampler);
-	free(gen->sample.values);
-	free(gen->decisions);
-	sg_config_free(&gen->cfg);
+	sg_generation_release(&gen->core);
 }
 
 /* Jobs whose io.some.avg10 and io.wbps both have a value in the last sample. */
@@ -414,11 +386,11 @@ static size_t jobs_read(const struct generation *gen)
 {
 	size_t n = 0;
 
-	for (size_t j = 0; j < gen->cfg.njobs; j++) {
-		size_t psi = sg_slot_job_psi(&gen->tab, j, SG_PSI_IO, SG_PSI_SOME, SG_PSI_AVG10);
-		size_t wbps = sg_slot_job_io(&gen->tab, j, SG_IO_WRITE);
+	for (size_t j = 0; j < gen->core.cfg.njobs; j++) {
+		size_t psi = sg_slot_job_psi(&gen->core.tab, j, SG_PSI_IO, SG_PSI_SOME, SG_PSI_AVG10);
+		size_t wbps = sg_slot_job_io(&gen->core.tab, j, SG_IO_WRITE);
 
-		n += !isnan(gen->sample.values[psi]) && !isnan(gen->sample.values[wbps]);
+		n += !isnan(gen->core.sample.values[psi]) && !isnan(gen->core.sample.values[wbps]);
 	}
 	return n;
 }

@@ -26,23 +26,15 @@
 #include "cgroup.h"
 #include "config.h"
 #include "decision_log.h"
-#include "diskstats.h"
+#include "generation.h"
 #include "kmsg.h"
 #include "log.h"
 #include "psi.h"
-#include "policy.h"
-#include "sampler.h"
-#include "signals.h"
 #include "triggers.h"
 #include "units.h"
 
 struct generation {
-	struct sg_config cfg;
-	struct sg_signal_table tab;
-	struct sg_sampler *sampler;
-	struct sg_policy *policy;
-	struct sg_sample sample;
-	struct sg_decision *decisions;
+	struct sg_generation core; /* config, signal table, sampler, policy */
 	struct sg_triggers triggers;
 	sd_event_source *trigger_sources[SG_TRIGGER_MAX];
 };
@@ -101,11 +93,7 @@ static void generation_free(struct generation *gen)
 	for (size_t i = 0; i < gen->triggers.count; i++)
 		sd_event_source_disable_unref(gen->trigger_sources[i]);
 	sg_triggers_close(&gen->triggers);
-	sg_policy_free(gen->policy);
-	sg_sampler_free(gen->sampler);
-	free(gen->sample.values);
-	free(gen->decisions);
-	sg_config_free(&gen->cfg);
+	sg_generation_release(&gen->core);
 	free(gen);
 }
 
@@ -139,7 +127,6 @@ static int generation_new(struct guardian *g, struct generation **out)
 {
 	struct generation *gen = calloc(1, sizeof(*gen));
 	struct sg_config_errors errors = { 0 };
-	char disks[SG_DISK_MAX][SG_DISK_NAME_MAX];
 	int r;
 
 	if (!gen)
@@ -149,44 +136,23 @@ static int generation_new(struct guardian *g, struct generation **out)
 		free(gen);
 		return -EINVAL;
 	}
-	r = sg_config_load(g->options->config_path, &gen->cfg, &errors);
+	r = sg_config_load(g->options->config_path, &gen->core.cfg, &errors);
 	if (r < 0) {
 		print_config_errors(&errors);
 		sg_config_errors_free(&errors);
 		free(gen);
 		return r;
 	}
-	gen->cfg.dry_run |= g->options->dry_run;
-	size_t ndisks = sg_disks_discover("/sys/block", disks, SG_DISK_MAX);
-	r = sg_signal_table_init(&gen->tab, &gen->cfg, (const char(*)[SG_DISK_NAME_MAX])disks, ndisks);
+	gen->core.cfg.dry_run |= g->options->dry_run;
+	r = sg_generation_build(&gen->core, g->cgroup_root);
 	if (r < 0) {
-		sg_log(LOG_ERR, "more than %d disks to watch: name fewer disks in rules", SG_DISK_MAX);
-		goto fail;
+		sg_config_free(&gen->core.cfg);
+		free(gen);
+		return r;
 	}
-	for (size_t d = ndisks; d < gen->tab.ndisks; d++)
-		sg_log(LOG_WARNING, "disk %s is named by a rule but is not a whole physical disk here: it has "
-				    "figures only while /proc/diskstats lists it, and disk.any leaves it out",
-		       gen->tab.disks[d]);
-	gen->sample.nvalues = gen->tab.nslots;
-	gen->sample.values = calloc(gen->tab.nslots, sizeof(double));
-	gen->decisions = calloc(gen->cfg.nrules ? gen->cfg.nrules : 1, sizeof(*gen->decisions));
-	if (!gen->sample.values || !gen->decisions) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	struct sg_sampler_paths paths = { .proc = "/proc", .cgroup = g->cgroup_root };
-	r = sg_sampler_new(&gen->sampler, &gen->cfg, &gen->tab, &paths, false);
-	if (r < 0)
-		goto fail;
-	r = sg_policy_new(&gen->policy, &gen->cfg, &gen->tab);
-	if (r < 0)
-		goto fail;
-	sg_triggers_plan(&gen->cfg, "/proc", g->cgroup_root, &gen->triggers);
+	sg_triggers_plan(&gen->core.cfg, "/proc", g->cgroup_root, &gen->triggers);
 	*out = gen;
 	return 0;
-fail:
-	generation_free(gen);
-	return r;
 }
 
 static void tick(struct guardian *g, uint64_t now, double lag_ms)
@@ -197,14 +163,11 @@ static void tick(struct guardian *g, uint64_t now, double lag_ms)
 		sg_kmsg_drain(&g->kmsg, uptime_seconds(), g->pending_events, on_kernel_event, g);
 		report_kmsg_losses(g);
 	}
-	sg_sampler_read(gen->sampler, now, lag_ms, &gen->sample);
-	memcpy(gen->sample.events, g->pending_events, sizeof(g->pending_events));
-	memset(g->pending_events, 0, sizeof(g->pending_events));
-	size_t n = sg_policy_tick(gen->policy, &gen->cfg, &gen->sample, gen->decisions, gen->cfg.nrules);
+	size_t n = sg_generation_tick(&gen->core, now, lag_ms, g->pending_events);
 	for (size_t i = 0; i < n; i++) {
-		sg_log_decision(&gen->cfg, &gen->decisions[i]);
+		sg_log_decision(&gen->core.cfg, &gen->core.decisions[i]);
 		if (g->acting)
-			sg_actuator_decide(&g->act, &gen->cfg, &gen->decisions[i]);
+			sg_actuator_decide(&g->act, &gen->core.cfg, &gen->core.decisions[i]);
 	}
 	g->ticks++;
 }
@@ -313,12 +276,12 @@ static void announce(const struct generation *gen)
 {
 	char interval[32];
 
-	sg_log(LOG_INFO, "stallguard %s: %zu rules, %zu jobs, tick %s%s", SG_VERSION, gen->cfg.nrules, gen->cfg.njobs,
-	       sg_format_duration(gen->cfg.interval_usec, interval, sizeof(interval)),
-	       gen->cfg.dry_run ? ", dry-run" : "");
-	for (size_t r = 0; r < gen->cfg.nrules; r++)
-		for (size_t s = 0; s < gen->cfg.rules[r].nsteps; s++)
-			if (gen->cfg.rules[r].steps[s].kind == SG_STEP_CAPTURE) {
+	sg_log(LOG_INFO, "stallguard %s: %zu rules, %zu jobs, tick %s%s", SG_VERSION, gen->core.cfg.nrules, gen->core.cfg.njobs,
+	       sg_format_duration(gen->core.cfg.interval_usec, interval, sizeof(interval)),
+	       gen->core.cfg.dry_run ? ", dry-run" : "");
+	for (size_t r = 0; r < gen->core.cfg.nrules; r++)
+		for (size_t s = 0; s < gen->core.cfg.rules[r].nsteps; s++)
+			if (gen->core.cfg.rules[r].steps[s].kind == SG_STEP_CAPTURE) {
 				sg_log(LOG_INFO, "capture steps are decided and logged; this release writes no bundle");
 				return;
 			}
@@ -339,8 +302,8 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si,
 		sd_notify(0, "READY=1");
 		return 0;
 	}
-	gen->cfg.dry_run |= !g->acting;
-	sg_policy_carry(gen->policy, &gen->cfg, g->gen->policy, &g->gen->cfg);
+	gen->core.cfg.dry_run |= !g->acting;
+	sg_policy_carry(gen->core.policy, &gen->core.cfg, g->gen->core.policy, &g->gen->core.cfg);
 	if (attach_triggers(g, gen) < 0) {
 		generation_free(gen);
 		sg_log(LOG_ERR, "reload refused: the running configuration stays");
@@ -349,8 +312,8 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si,
 	}
 	generation_free(g->gen);
 	g->gen = gen;
-	if (gen->cfg.interval_usec != g->interval_usec)
-		arm_tick(g, gen->cfg.interval_usec);
+	if (gen->core.cfg.interval_usec != g->interval_usec)
+		arm_tick(g, gen->core.cfg.interval_usec);
 	announce(gen);
 	sd_notify(0, "READY=1");
 	return 0;
@@ -381,14 +344,14 @@ static void harden(void)
  * would be unsafe, so the guardian then decides in dry-run only. */
 static void open_journal(struct guardian *g)
 {
-	int r = sg_actuator_open(&g->act, &g->gen->cfg);
+	int r = sg_actuator_open(&g->act, &g->gen->core.cfg);
 
 	if (r < 0)
 		sg_log_errno(LOG_ERR, r, "cannot open the state journal in %s: deciding in dry-run only",
-			     g->gen->cfg.state_dir);
+			     g->gen->core.cfg.state_dir);
 	g->acting = r == 0;
 	if (!g->acting)
-		g->gen->cfg.dry_run = true;
+		g->gen->core.cfg.dry_run = true;
 }
 
 int sg_run(const struct sg_run_options *options)
@@ -416,7 +379,7 @@ int sg_run(const struct sg_run_options *options)
 	/* Nothing a crashed run froze, throttled, demoted or drained stays so. */
 	if (g.acting && g.act.state.count) {
 		sg_log(LOG_WARNING, "%zu steps left applied by a previous run: reverting them", g.act.state.count);
-		sg_actuator_revert_all(&g.act, &g.gen->cfg, "left by a previous run");
+		sg_actuator_revert_all(&g.act, &g.gen->core.cfg, "left by a previous run");
 	}
 
 	r = sd_event_new(&g.event);
@@ -430,10 +393,10 @@ int sg_run(const struct sg_run_options *options)
 		sg_log(LOG_ERR, "cannot watch signals");
 		goto out;
 	}
-	r = sg_kmsg_open(&g.kmsg, g.gen->cfg.kmsg);
+	r = sg_kmsg_open(&g.kmsg, g.gen->core.cfg.kmsg);
 	if (r < 0) {
 		sg_log_errno(LOG_WARNING, r, "cannot open the kernel log %s: kmsg.* conditions cannot hold",
-			     g.gen->cfg.kmsg);
+			     g.gen->core.cfg.kmsg);
 	} else if (!g.kmsg.is_regular) {
 		r = sd_event_add_io(g.event, &g.kmsg_source, g.kmsg.fd, EPOLLIN, on_kmsg, &g);
 		if (r < 0) {
@@ -449,7 +412,7 @@ int sg_run(const struct sg_run_options *options)
 		sg_log_errno(LOG_ERR, errno, "cannot create the tick timer");
 		goto out;
 	}
-	if (arm_tick(&g, g.gen->cfg.interval_usec) < 0)
+	if (arm_tick(&g, g.gen->core.cfg.interval_usec) < 0)
 		goto out;
 	r = sd_event_add_io(g.event, &g.timer, g.timer_fd, EPOLLIN, on_timer, &g);
 	if (r < 0) {
@@ -466,8 +429,8 @@ int sg_run(const struct sg_run_options *options)
 		sg_log_errno(LOG_ERR, r, "event loop failed");
 out:
 	if (g.acting && g.act.state.count) {
-		if (g.gen->cfg.revert_on_exit)
-			sg_actuator_revert_all(&g.act, &g.gen->cfg, "stopping");
+		if (g.gen->core.cfg.revert_on_exit)
+			sg_actuator_revert_all(&g.act, &g.gen->core.cfg, "stopping");
 		else
 			sg_log(LOG_WARNING, "on_exit = keep: %zu steps stay applied (stallguard revert undoes them)",
 			       g.act.state.count);
