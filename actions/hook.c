@@ -440,7 +440,7 @@ static int hook_revert(const struct sg_action_env *env, const struct sg_undo *un
 
 static void hook_describe(const struct sg_undo *undo, char *buf, size_t len)
 {
-	snprintf(buf, len, "hook %s (%s apply)", undo->data, undo->path);
+	snprintf(buf, len, "hook %s (%s)", undo->data, undo->path);
 }
 
 const struct sg_action sg_action_hook = {

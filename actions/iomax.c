@@ -9,7 +9,7 @@
  * in the job's blkio cgroup, one "MAJ:MIN VALUE" line per limited disk;
  * writing 0 removes the limit.
  *
- * What each can hold back (docs/FACTS.md, cgroups): buffered writeback is
+ * What each can hold back: buffered writeback is
  * throttled only on v2 with cgroup writeback, where the flusher's I/O is
  * charged to the cgroup that dirtied the pages. v1 blkio throttles the I/O a
  * task issues itself: direct I/O and (synchronous) reads. A job that writes

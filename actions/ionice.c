@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* ionice: the I/O priority of every thread of a job, and back.
  *
- * ioprio is per thread (FACTS.md), so apply walks the threads: the processes
+ * ioprio is per thread (one ioprio per thread), so apply walks the threads: the processes
  * of the job's cgroup2 (cgroup.procs, then /proc/PID/task), else the TIDs of
  * its v1 blkio cgroup (tasks), else /proc/PID/task of each listed pid. It
  * records "TID:IOPRIO ..." in undo->data, has the journal write it, and only

@@ -57,6 +57,36 @@ static const char *target_name(const struct sg_rule *rule, const struct sg_confi
 	       : rule->target == SG_TARGET_TOP_IO ? "top-io" : "";
 }
 
+static int revert_entry(const struct sg_config *cfg, const struct sg_undo *undo, const char *reason)
+{
+	const struct sg_action *action = sg_action_for(undo->kind);
+	const struct sg_rule *rule = NULL;
+	char what[512];
+
+	for (size_t i = 0; i < cfg->nrules && !rule; i++)
+		if (strcmp(cfg->rules[i].name, undo->rule) == 0)
+			rule = &cfg->rules[i];
+	const struct sg_step *step = rule && undo->level >= 1 && undo->level <= rule->nsteps ?
+					     &rule->steps[undo->level - 1] : NULL;
+	if (step && strcmp(step->text, undo->step) != 0)
+		step = NULL; /* the rule changed since: revert from the journal alone */
+	struct sg_action_env env = {
+		.cfg = cfg, .rule = step ? rule : NULL, .step = step, .level = undo->level, .reason = reason,
+		.capture = "",
+	};
+	if (!action)
+		return 0;
+	action->describe(undo, what, sizeof(what));
+	int r = action->revert(&env, undo);
+	if (r < 0) {
+		sg_log_outcome(undo->rule, undo->job, undo->step, undo->level, true, "%s: reverting %s failed: %s",
+			       undo->rule, what, strerror(-r));
+		return r;
+	}
+	sg_log_outcome(undo->rule, undo->job, undo->step, undo->level, false, "%s: reverted: %s", undo->rule, what);
+	return 0;
+}
+
 /* ioprio means nothing to the none and kyber schedulers, and only its class
  * to mq-deadline: say so where it was just relied on. */
 static void warn_if_ionice_is_ignored(struct sg_actuator *act, const struct sg_config *cfg,
@@ -92,6 +122,20 @@ static void apply(struct sg_actuator *act, const struct sg_config *cfg, const st
 
 	if (!action)
 		return; /* capture: bundles come with the capture module */
+	/* The same step still journaled (an earlier revert failed): its record
+	 * holds what the system was like before, so undo it first; never
+	 * overwrite it with a record of the already-changed state. */
+	const struct sg_state_entry *stale = sg_state_find(&act->state, rule->name, (unsigned)d->step + 1);
+	if (stale) {
+		memcpy(undo, &stale->undo, sizeof(*undo));
+		if (revert_entry(cfg, undo, "before applying it again") < 0) {
+			sg_log_outcome(rule->name, target_name(rule, cfg), step->text, undo->level, true,
+				       "%s: \"%s\" is still applied from before and cannot be undone: not applying it "
+				       "again", rule->name, step->text);
+			return;
+		}
+		sg_state_remove(&act->state, undo->rule, undo->level);
+	}
 	r = sg_target_resolve(&act->paths, cfg, rule, step->kind, act->target, why, sizeof(why));
 	if (r < 0) {
 		sg_log_outcome(rule->name, target_name(rule, cfg), step->text, (unsigned)d->step + 1, true,
@@ -130,35 +174,6 @@ static void apply(struct sg_actuator *act, const struct sg_config *cfg, const st
 		warn_if_ionice_is_ignored(act, cfg, rule);
 }
 
-static int revert_entry(const struct sg_config *cfg, const struct sg_undo *undo, const char *reason)
-{
-	const struct sg_action *action = sg_action_for(undo->kind);
-	const struct sg_rule *rule = NULL;
-	char what[512];
-
-	for (size_t i = 0; i < cfg->nrules && !rule; i++)
-		if (strcmp(cfg->rules[i].name, undo->rule) == 0)
-			rule = &cfg->rules[i];
-	const struct sg_step *step = rule && undo->level >= 1 && undo->level <= rule->nsteps ?
-					     &rule->steps[undo->level - 1] : NULL;
-	if (step && strcmp(step->text, undo->step) != 0)
-		step = NULL; /* the rule changed since: revert from the journal alone */
-	struct sg_action_env env = {
-		.cfg = cfg, .rule = step ? rule : NULL, .step = step, .level = undo->level, .reason = reason,
-		.capture = "",
-	};
-	if (!action)
-		return 0;
-	action->describe(undo, what, sizeof(what));
-	int r = action->revert(&env, undo);
-	if (r < 0) {
-		sg_log_outcome(undo->rule, undo->job, undo->step, undo->level, true, "%s: reverting %s failed: %s",
-			       undo->rule, what, strerror(-r));
-		return r;
-	}
-	sg_log_outcome(undo->rule, undo->job, undo->step, undo->level, false, "%s: reverted: %s", undo->rule, what);
-	return 0;
-}
 
 void sg_actuator_decide(struct sg_actuator *act, const struct sg_config *cfg, const struct sg_decision *d)
 {
@@ -189,6 +204,28 @@ unsigned sg_actuator_revert_all(struct sg_actuator *act, const struct sg_config 
 	for (size_t i = act->state.count; i-- > 0;) {
 		memcpy(act->undo, &act->state.entries[i].undo, sizeof(*act->undo));
 		if (revert_entry(cfg, act->undo, why) == 0)
+			sg_state_remove(&act->state, act->undo->rule, act->undo->level);
+		else
+			failed++;
+	}
+	return failed;
+}
+
+unsigned sg_actuator_settle(struct sg_actuator *act, const struct sg_config *cfg, const struct sg_policy *policy)
+{
+	unsigned failed = 0;
+
+	for (size_t i = act->state.count; i-- > 0;) {
+		const struct sg_undo *entry = &act->state.entries[i].undo;
+		unsigned level = 0;
+
+		for (size_t r = 0; r < cfg->nrules; r++)
+			if (strcmp(cfg->rules[r].name, entry->rule) == 0)
+				level = sg_policy_level(policy, r);
+		if (entry->level <= level)
+			continue;
+		memcpy(act->undo, entry, sizeof(*act->undo));
+		if (revert_entry(cfg, act->undo, "its rule was changed or removed") == 0)
 			sg_state_remove(&act->state, act->undo->rule, act->undo->level);
 		else
 			failed++;

@@ -26,6 +26,11 @@ void sg_actuator_close(struct sg_actuator *act);
  * their errno and the ladder goes on. */
 void sg_actuator_decide(struct sg_actuator *act, const struct sg_config *cfg, const struct sg_decision *decision);
 
+/* After a reload: reverts every journaled step above its rule's ladder level
+ * in policy (a rule removed, or whose ladder changed and starts at rest).
+ * Returns how many could not be reverted. */
+unsigned sg_actuator_settle(struct sg_actuator *act, const struct sg_config *cfg, const struct sg_policy *policy);
+
 /* Reverts every journaled step, newest first (what a crashed run left, at
  * start; everything, at exit with on_exit = revert; `stallguard revert`).
  * Returns how many could not be reverted. */

@@ -3,7 +3,7 @@
  *
  * A record is "prio,seq,usec,flag[,more];text" and, after a newline, any
  * number of " KEY=value" lines. The events are recognised in the wording of
- * every kernel era (see FACTS.md, "/dev/kmsg"):
+ * every kernel era:
  *
  *   soft lockup   [NMI watchdog: |watchdog: ]BUG: soft lockup - CPU#6 stuck for 67s! [comm:pid]
  *                 BUG: soft lockup detected on CPU#0! [comm:pid]          (2.6.1x)
@@ -438,6 +438,8 @@ static void emit(struct drain *d, const struct sg_kmsg_record *rec)
 {
 	struct sg_kmsg_event_info ev;
 
+	if (d->r->on_record)
+		d->r->on_record(rec, d->r->record_userdata);
 	if (!sg_kmsg_classify(rec->text, rec->text_len, d->uptime_s, &ev))
 		return;
 	if (d->counts)

@@ -37,6 +37,11 @@ struct sg_kmsg_event_info {
  * the text is a known event. */
 bool sg_kmsg_classify(const char *text, size_t len, double uptime_s, struct sg_kmsg_event_info *out);
 
+/* Called for every kernel-facility record drained, classified or not; a
+ * continuation ('c' then '+') arrives once, joined. rec->text is valid only
+ * during the call. */
+typedef void (*sg_kmsg_record_fn)(const struct sg_kmsg_record *rec, void *userdata);
+
 /* The reader over /dev/kmsg (one record per read, from now on) or a FIFO or
  * file of records, one per line. Allocation-free after open. */
 struct sg_kmsg_reader {
@@ -54,6 +59,8 @@ struct sg_kmsg_reader {
 	char pending[1024];        /* a continuation being joined ('c' then '+') */
 	size_t pending_len;
 	bool pending_active;
+	sg_kmsg_record_fn on_record; /* NULL = none; set after sg_kmsg_open, which clears it */
+	void *record_userdata;
 };
 
 /* Opens path non-blocking; for /dev/kmsg seeks to the end (read from now). */

@@ -312,6 +312,8 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si,
 	}
 	generation_free(g->gen);
 	g->gen = gen;
+	if (g->acting)
+		sg_actuator_settle(&g->act, &gen->core.cfg, gen->core.policy);
 	if (gen->core.cfg.interval_usec != g->interval_usec)
 		arm_tick(g, gen->core.cfg.interval_usec);
 	announce(gen);

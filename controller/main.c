@@ -82,13 +82,17 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 	cli->config = DEFAULT_CONFIG;
 	optind = 2;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":c:", options, NULL)) != -1) {
+	int index = -1;
+
+	while ((opt = getopt_long(argc, argv, ":c:", options, &index)) != -1) {
 		if (opt == '?')
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		if (opt == ':')
 			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		if (!allowed(cli->command, opt))
-			return usage_error("option '%s' does not go with this command", argv[optind - 1]);
+			return usage_error("option '%s' does not go with this command",
+					   opt == 'c' ? "-c" : options[index].name);
+		index = -1;
 		switch (opt) {
 		case 'c':
 			cli->config = optarg;

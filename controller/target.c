@@ -266,17 +266,30 @@ static bool needs_cgroup(enum sg_step_kind kind)
 }
 
 /* The first protected process in a cgroup, or 0. */
+struct protected_scan {
+	const struct sg_config *cfg;
+	const char *proc;
+};
+
+static int stop_at_protected(pid_t pid, void *userdata)
+{
+	const struct protected_scan *scan = userdata;
+
+	return sg_target_protected(scan->cfg, scan->proc, pid) ? (int)pid : 0;
+}
+
+/* The first protected process in a cgroup or any cgroup below it (a cgroup
+ * step acts on the whole subtree), or 0. */
 static pid_t protected_member(const struct sg_target_paths *paths, const struct sg_config *cfg, const char *dir)
 {
-	static pid_t pids[SG_TARGET_PIDS_MAX];
-	size_t count;
+	struct protected_scan scan = { cfg, paths->proc };
+	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (cgroup_pids(dir, pids, SG_TARGET_PIDS_MAX, &count) < 0)
+	if (dirfd < 0)
 		return 0;
-	for (size_t i = 0; i < count; i++)
-		if (sg_target_protected(cfg, paths->proc, pids[i]))
-			return pids[i];
-	return 0;
+	int r = sg_cgroup_walk(dirfd, stop_at_protected, &scan);
+	close(dirfd);
+	return r > 0 ? (pid_t)r : 0;
 }
 
 /* On hybrid and legacy hosts the v1 controller cgroup at the same path must

@@ -112,6 +112,19 @@ grep -qx "frozen 0" "$CG/cgroup.events" || fail "still frozen after restart"
 grep -q "^$devno" "$blkio/blkio.throttle.write_bps_device" && fail "still throttled after restart"
 kill -TERM "$guard_pid"; wait "$guard_pid"
 
+echo "-- a reload that removes the rule undoes what it applied"
+write_config $'step = freeze'
+start_guardian
+expect_line "*stallguard *rules*"
+printf '0,4,%s,-;watchdog: BUG: soft lockup - CPU#1 stuck for 23s! [spin:1]\n' "$(awk '{ printf "%d", $1 * 1000000 }' /proc/uptime)" >&3
+expect_line '*lockup: done: freeze*' 3
+grep -qx "frozen 1" "$CG/cgroup.events" || fail "not frozen before the reload"
+sed -i 's/^\[rule lockup\]/[rule renamed]/' "$TMP/sg.ini"
+kill -HUP "$guard_pid"
+expect_line '*lockup: reverted: freeze*' 3
+grep -qx "frozen 0" "$CG/cgroup.events" || fail "still frozen after the rule went away"
+kill -TERM "$guard_pid"; wait "$guard_pid"
+
 echo "-- stallguard revert from the journal alone"
 write_config $'step = freeze' keep
 start_guardian

@@ -268,7 +268,7 @@ static void test_kind_and_describe(void **state)
 	snprintf(c->undo->path, sizeof(c->undo->path), "/etc/stallguard/hooks/lb-drain");
 	snprintf(c->undo->data, sizeof(c->undo->data), "drain");
 	sg_action_hook.describe(c->undo, buf, sizeof(buf));
-	assert_string_equal(buf, "hook drain (/etc/stallguard/hooks/lb-drain apply)");
+	assert_string_equal(buf, "hook drain (/etc/stallguard/hooks/lb-drain)");
 	sg_action_hook.describe(c->undo, small, sizeof(small));
 	assert_string_equal(small, "hook drain ");
 }

@@ -190,7 +190,7 @@ static void test_resolve_cgroup_job(void **state)
 	remember_cgroup(w, dir);
 	pid_t member = spawn(w, "sgtest-member", false);
 	snprintf(procs, sizeof(procs), "%d", (int)member);
-	char path[600];
+	char path[700];
 	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
@@ -230,8 +230,29 @@ static void test_resolve_cgroup_job(void **state)
 			 -EPERM);
 	assert_non_null(strstr(why, "protected"));
 	sg_config_free(&cfg);
+
+	/* A protected process in a cgroup below the job's: refused too, since a
+	 * cgroup step acts on the whole subtree. */
+	char kid_dir[580];
+	snprintf(kid_dir, sizeof(kid_dir), "%s/kid", dir);
+	assert_int_equal(mkdir(kid_dir, 0755), 0);
+	remember_cgroup(w, kid_dir);
+	pid_t kid = spawn(w, "sgtest-kid", false);
+	snprintf(path, sizeof(path), "%s/cgroup.procs", kid_dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%d", (int)kid);
+	assert_int_equal(fclose(f), 0);
+	snprintf(ini, sizeof(ini), "[guardian]\nprotect = comm:sgtest-kid\n[job j]\ncgroup = %s\n[rule r]\n"
+		 "when = load.1 >= 1000\njob = j\nstep = freeze\n", rel);
+	load(&cfg, ini);
+	assert_int_equal(sg_target_resolve(&w->paths, &cfg, &cfg.rules[0], SG_STEP_FREEZE, target, why, sizeof(why)),
+			 -EPERM);
+	assert_non_null(strstr(why, "protected"));
+	sg_config_free(&cfg);
 	free(target);
-	/* Let the teardown remove the cgroups: the member must leave first. */
+	/* Let the teardown remove the cgroups: their members must leave first. */
+	kill(kid, SIGKILL);
 	kill(member, SIGKILL);
 }
 

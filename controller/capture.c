@@ -1,0 +1,658 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Capture bundles; the layout is described in capture.h.
+ *
+ * incident.json strings are byte strings written as state.c writes them: each byte as the
+ * code point of the same value, the file pure ASCII (JSON_ENSURE_ASCII), so a comm or
+ * reason with quotes, backslashes, control bytes or invalid UTF-8 is escaped, never lost. */
+#include "capture.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "config_values.h"
+#include "log.h"
+#include "procfs.h"
+#include "units.h"
+
+#define TOP_N 10
+#define BUNDLE_STAMP_LEN 16 /* YYYYmmddTHHMMSSZ */
+#define BUNDLE_NAME_MAX (BUNDLE_STAMP_LEN + 1 + SG_NAME_MAX + 4)
+
+static const char recorder_note[] =
+	"no BPF recorder in this release: offcpu.folded and oncpu.folded are not written";
+
+/* A NUL-terminated byte string -> a JSON string of one code point per byte (as state.c). */
+static json_t *bytes_json(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), n = 0;
+	char *utf8 = malloc(2 * len + 1);
+	json_t *out;
+
+	if (!utf8)
+		return NULL;
+	for (; *p; p++) {
+		if (*p < 0x80) {
+			utf8[n++] = (char)*p;
+		} else {
+			utf8[n++] = (char)(0xc0 | (*p >> 6));
+			utf8[n++] = (char)(0x80 | (*p & 0x3f));
+		}
+	}
+	out = json_stringn(utf8, n);
+	free(utf8);
+	return out;
+}
+
+static int set_bytes(json_t *obj, const char *key, const char *value)
+{
+	json_t *v = value ? bytes_json(value) : json_null();
+
+	return v && json_object_set_new(obj, key, v) == 0 ? 0 : -ENOMEM;
+}
+
+/* Reads up to size - 1 bytes of path, NUL-terminated. Returns the length or -errno. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+	size_t len = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (len + 1 < size) {
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int err = -errno;
+			close(fd);
+			return err;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+/* Creates name in dirfd, 0600 whatever the umask. Returns a FILE or NULL with errno. */
+static FILE *create_file(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	if (fchmod(fd, 0600) < 0 || !(f = fdopen(fd, "w"))) {
+		int err = errno;
+		close(fd);
+		errno = err;
+		return NULL;
+	}
+	return f;
+}
+
+/* Closes f; returns 0 or -errno of any write error. */
+static int finish_file(FILE *f)
+{
+	int err = ferror(f) ? -EIO : 0;
+
+	if (fclose(f) != 0 && !err)
+		err = errno ? -errno : -EIO;
+	return err;
+}
+
+/* Copies path into f, or a line saying why it cannot be read. */
+static void copy_into(FILE *f, const char *path)
+{
+	char buf[65536];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		fprintf(f, "# cannot read %s: %s\n", path, strerror(errno));
+		return;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(f, "\n# cannot read %s: %s\n", path, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		fwrite(buf, 1, (size_t)n, f);
+	}
+	close(fd);
+}
+
+static int write_copy(int dirfd, const char *name, const char *proc_root, const char *rel)
+{
+	char path[SG_PATH_MAX + 64];
+	FILE *f = create_file(dirfd, name);
+
+	if (!f)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/%s", proc_root, rel);
+	copy_into(f, path);
+	return finish_file(f);
+}
+
+static int write_psi(int dirfd, const char *proc_root)
+{
+	static const char *const res[] = { "cpu", "io", "memory" };
+	char path[SG_PATH_MAX + 64];
+	FILE *f = create_file(dirfd, "psi.txt");
+
+	if (!f)
+		return -errno;
+	for (size_t i = 0; i < sizeof(res) / sizeof(res[0]); i++) {
+		snprintf(path, sizeof(path), "%s/pressure/%s", proc_root, res[i]);
+		fprintf(f, "# %s\n", path);
+		copy_into(f, path);
+	}
+	return finish_file(f);
+}
+
+static int write_incident(int dirfd, const struct sg_capture_input *in, time_t now)
+{
+	char stamp[32], path[SG_PATH_MAX + 16], buf[128];
+	struct utsname uts;
+	struct tm tm;
+	json_t *obj = json_object();
+	int err = 0;
+
+	if (!obj)
+		return -ENOMEM;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (uname(&uts) < 0)
+		memset(&uts, 0, sizeof(uts));
+	snprintf(path, sizeof(path), "%s/uptime", in->proc_root);
+	json_t *uptime = read_small(path, buf, sizeof(buf)) > 0 ? json_real(strtod(buf, NULL))
+							       : json_null();
+
+	if (set_bytes(obj, "rule", in->rule) || set_bytes(obj, "job", in->job) ||
+	    set_bytes(obj, "step", in->step) || set_bytes(obj, "reason", in->reason) ||
+	    set_bytes(obj, "decision", in->decision) ||
+	    json_object_set_new(obj, "dry_run", json_boolean(in->dry_run)) ||
+	    set_bytes(obj, "time", stamp) ||
+	    json_object_set_new(obj, "unix_time", json_integer((json_int_t)now)) ||
+	    set_bytes(obj, "host", uts.nodename) || set_bytes(obj, "kernel", uts.release) ||
+	    json_object_set_new(obj, "uptime", uptime) ||
+	    set_bytes(obj, "stallguard", SG_VERSION) || set_bytes(obj, "recorder", recorder_note)) {
+		json_decref(obj);
+		return -ENOMEM;
+	}
+	char *text = json_dumps(obj, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER |
+					     JSON_REAL_PRECISION(12));
+	json_decref(obj);
+	if (!text)
+		return -ENOMEM;
+	FILE *f = create_file(dirfd, "incident.json");
+	if (!f) {
+		err = -errno;
+	} else {
+		fprintf(f, "%s\n", text);
+		err = finish_file(f);
+	}
+	free(text);
+	return err;
+}
+
+static int write_fd_file(int dirfd, const char *name, const struct sg_capture_input *in,
+			 bool history)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0600) < 0) {
+		err = -errno;
+	} else if (history) {
+		if (in->history && in->tab)
+			err = sg_history_write_csv(in->history, in->tab, in->cfg, fd);
+		else
+			err = dprintf(fd, "# no signal history was kept\n") < 0 ? -EIO : 0;
+	} else {
+		if (in->kmsg)
+			err = sg_kmsg_ring_write(in->kmsg, fd);
+		else
+			err = dprintf(fd, "# the kernel log is not being read\n") < 0 ? -EIO : 0;
+	}
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	return err;
+}
+
+/* ---- tasks.txt ---- */
+
+struct proc_top {
+	int pid;
+	char state;
+	unsigned long long a, b; /* utime, stime ticks; or read, write bytes */
+	char comm[64];
+};
+
+/* Inserts p into the top list (sorted by a + b, largest first) when it belongs there. */
+static void top_insert(struct proc_top *top, size_t *n, const struct proc_top *p)
+{
+	unsigned long long key = p->a + p->b;
+	size_t i = *n < TOP_N ? (*n)++ : TOP_N;
+
+	if (i == TOP_N) {
+		if (key <= top[TOP_N - 1].a + top[TOP_N - 1].b)
+			return;
+		i = TOP_N - 1;
+	}
+	while (i > 0 && top[i - 1].a + top[i - 1].b < key) {
+		top[i] = top[i - 1];
+		i--;
+	}
+	top[i] = *p;
+}
+
+/* utime and stime (fields 14 and 15) from a NUL-terminated /proc/PID/stat. */
+static bool stat_cpu(const char *buf, unsigned long long *utime, unsigned long long *stime)
+{
+	const char *p = strrchr(buf, ')');
+
+	if (!p)
+		return false;
+	p++;
+	/* After ") ": state is field 3; utime is 11 fields further on. */
+	for (int field = 3; field < 14; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return false;
+	}
+	return sscanf(p, " %llu %llu", utime, stime) == 2;
+}
+
+static bool io_bytes(const char *buf, unsigned long long *rd, unsigned long long *wr)
+{
+	const char *r = strstr(buf, "\nread_bytes: ");
+	const char *w = strstr(buf, "\nwrite_bytes: ");
+
+	return r && w && sscanf(r, "\nread_bytes: %llu", rd) == 1 &&
+	       sscanf(w, "\nwrite_bytes: %llu", wr) == 1;
+}
+
+static void put_comm(FILE *f, const char *comm)
+{
+	char esc[64 * 4 + 1];
+
+	sg_escape_bytes(esc, sizeof(esc), comm, strlen(comm));
+	fprintf(f, " comm %s\n", esc);
+}
+
+/* The first line of PATH's "0::" entry, or its first line. */
+static void put_cgroup(FILE *f, const char *path)
+{
+	char buf[4096], esc[4096];
+	ssize_t n = read_small(path, buf, sizeof(buf));
+
+	if (n < 0) {
+		fprintf(f, "  cgroup: (cannot read %s: %s)\n", path, strerror((int)-n));
+		return;
+	}
+	char *line = strncmp(buf, "0::", 3) == 0 ? buf : strstr(buf, "\n0::");
+	line = line ? (line == buf ? buf : line + 1) : buf;
+	char *nl = strchr(line, '\n');
+	size_t len = nl ? (size_t)(nl - line) : strlen(line);
+	sg_escape_bytes(esc, sizeof(esc), line, len);
+	fprintf(f, "  cgroup: %s\n", esc);
+}
+
+static void put_dtask(FILE *f, const char *proc_root, int pid, int tid,
+		      const struct sg_task_stat *st)
+{
+	char path[SG_PATH_MAX + 96], buf[16384];
+	ssize_t n;
+
+	fprintf(f, "pid %d tid %d state %c", pid, tid, st->state);
+	put_comm(f, st->comm);
+	snprintf(path, sizeof(path), "%s/%d/cgroup", proc_root, pid);
+	put_cgroup(f, path);
+	snprintf(path, sizeof(path), "%s/%d/task/%d/wchan", proc_root, pid, tid);
+	n = read_small(path, buf, 256);
+	if (n < 0)
+		fprintf(f, "  wchan: (cannot read %s: %s)\n", path, strerror((int)-n));
+	else
+		fprintf(f, "  wchan: %s\n", n == 0 || strcmp(buf, "0") == 0 ? "-" : buf);
+	snprintf(path, sizeof(path), "%s/%d/task/%d/stack", proc_root, pid, tid);
+	n = read_small(path, buf, sizeof(buf));
+	fprintf(f, "  stack:\n");
+	if (n < 0) {
+		fprintf(f, "    (cannot read %s: %s)\n", path, strerror((int)-n));
+		return;
+	}
+	for (char *line = buf, *nl; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (!nl) {
+			fprintf(f, "    %s\n", line);
+			break;
+		}
+		fprintf(f, "    %.*s\n", (int)(nl - line), line);
+	}
+}
+
+/* The D-state tasks of one process; returns how many. */
+static size_t scan_threads(FILE *f, const char *proc_root, int pid)
+{
+	char path[SG_PATH_MAX + 64], buf[1024];
+	struct sg_task_stat st;
+	size_t found = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%d/task", proc_root, pid);
+	d = opendir(path);
+	if (!d)
+		return 0; /* exited */
+	for (struct dirent *e; (e = readdir(d));) {
+		if (!sg_all_digits(e->d_name))
+			continue;
+		int tid = atoi(e->d_name);
+		snprintf(path, sizeof(path), "%s/%d/task/%d/stat", proc_root, pid, tid);
+		ssize_t n = read_small(path, buf, sizeof(buf));
+		if (n <= 0 || sg_task_stat_parse(buf, (size_t)n, &st) < 0 || st.state != 'D')
+			continue;
+		put_dtask(f, proc_root, pid, tid, &st);
+		found++;
+	}
+	closedir(d);
+	return found;
+}
+
+static int write_tasks(int dirfd, const char *proc_root, uint64_t deadline, uint64_t budget_usec)
+{
+	struct proc_top cpu[TOP_N], io[TOP_N];
+	size_t ncpu = 0, nio = 0, ndstate = 0, nprocs = 0;
+	char path[SG_PATH_MAX + 64], buf[4096], dur[32];
+	bool stopped = false;
+	size_t io_denied = 0;
+	FILE *f = create_file(dirfd, "tasks.txt");
+	DIR *d;
+
+	if (!f)
+		return -errno;
+	fprintf(f, "# tasks in D state (uninterruptible sleep)\n");
+	d = opendir(proc_root);
+	if (!d) {
+		fprintf(f, "# cannot read %s: %s\n", proc_root, strerror(errno));
+		return finish_file(f);
+	}
+	for (struct dirent *e; (e = readdir(d));) {
+		if (!sg_all_digits(e->d_name))
+			continue;
+		if (sg_now_usec() > deadline) {
+			stopped = true;
+			break;
+		}
+		int pid = atoi(e->d_name);
+		struct proc_top p = { .pid = pid };
+		struct sg_task_stat st;
+
+		nprocs++;
+		ndstate += scan_threads(f, proc_root, pid);
+		snprintf(path, sizeof(path), "%s/%d/stat", proc_root, pid);
+		ssize_t n = read_small(path, buf, sizeof(buf));
+		if (n <= 0 || sg_task_stat_parse(buf, (size_t)n, &st) < 0)
+			continue;
+		p.state = st.state;
+		sg_strlcpy(p.comm, st.comm, sizeof(p.comm));
+		if (stat_cpu(buf, &p.a, &p.b))
+			top_insert(cpu, &ncpu, &p);
+		snprintf(path, sizeof(path), "%s/%d/io", proc_root, pid);
+		n = read_small(path, buf, sizeof(buf));
+		if (n == -EACCES || n == -EPERM)
+			io_denied++;
+		if (n > 0 && io_bytes(buf, &p.a, &p.b))
+			top_insert(io, &nio, &p);
+	}
+	closedir(d);
+	fprintf(f, "# %zu tasks in D state in %zu processes\n", ndstate, nprocs);
+	if (stopped)
+		fprintf(f, "# scan stopped: capture_budget (%s) spent after %zu processes\n",
+			sg_format_duration(budget_usec, dur, sizeof(dur)), nprocs);
+
+	long hz = sysconf(_SC_CLK_TCK);
+	if (hz <= 0)
+		hz = 100;
+	fprintf(f, "\n# top %d processes by CPU time since start (utime+stime, seconds)\n", TOP_N);
+	for (size_t i = 0; i < ncpu; i++) {
+		fprintf(f, "pid %d state %c cpu_s %.2f user_s %.2f sys_s %.2f", cpu[i].pid, cpu[i].state,
+			(double)(cpu[i].a + cpu[i].b) / (double)hz, (double)cpu[i].a / (double)hz,
+			(double)cpu[i].b / (double)hz);
+		put_comm(f, cpu[i].comm);
+	}
+	fprintf(f, "\n# top %d processes by I/O since start (read_bytes+write_bytes)\n", TOP_N);
+	if (io_denied)
+		fprintf(f, "# %zu processes' %s/PID/io could not be read: permission denied\n", io_denied,
+			proc_root);
+	for (size_t i = 0; i < nio; i++) {
+		fprintf(f, "pid %d state %c io_bytes %llu read_bytes %llu write_bytes %llu", io[i].pid,
+			io[i].state, io[i].a + io[i].b, io[i].a, io[i].b);
+		put_comm(f, io[i].comm);
+	}
+	return finish_file(f);
+}
+
+/* ---- the bundle directory and rotation ---- */
+
+static bool bundle_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n <= BUNDLE_STAMP_LEN + 1)
+		return false;
+	for (size_t i = 0; i < BUNDLE_STAMP_LEN; i++) {
+		char c = name[i];
+		bool ok = i == 8 ? c == 'T' : i == 15 ? c == 'Z' : c >= '0' && c <= '9';
+		if (!ok)
+			return false;
+	}
+	const char *rest = name + BUNDLE_STAMP_LEN;
+	return rest[0] == '-' &&
+	       strspn(rest + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
+		       strlen(rest + 1);
+}
+
+/* mkdir -p: the last component 0700, parents 0755. */
+static int make_dirs(const char *dir)
+{
+	char path[SG_PATH_MAX];
+
+	if (sg_strlcpy(path, dir, sizeof(path)) >= sizeof(path))
+		return -ENAMETOOLONG;
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int remove_bundle(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int err = 0;
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	for (struct dirent *e; (e = readdir(d));) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (unlinkat(fd, e->d_name, 0) < 0 && !err)
+			err = -errno;
+	}
+	closedir(d);
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && !err)
+		err = -errno;
+	return err;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int sg_capture_rotate(const char *dir, unsigned keep)
+{
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int removed = 0, err = 0;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return -errno;
+	if (keep == 0)
+		keep = 1;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (!bundle_name(e->d_name))
+			continue;
+		if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			char **more = realloc(names, cap * sizeof(*names));
+			if (!more) {
+				err = -ENOMEM;
+				goto out;
+			}
+			names = more;
+		}
+		if (!(names[n] = strdup(e->d_name))) {
+			err = -ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	if (n > keep) {
+		qsort(names, n, sizeof(*names), cmp_names);
+		for (size_t i = 0; i < n - keep; i++) {
+			int r = remove_bundle(dirfd(d), names[i]);
+			if (r < 0 && !err)
+				err = r;
+			else if (r == 0)
+				removed++;
+		}
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return err < 0 ? err : removed;
+}
+
+/* Creates capture_dir/STAMP-RULE[-N] 0700; fills name. Returns an O_DIRECTORY fd or -errno. */
+static int make_bundle(const char *capdir, const char *rule, time_t now, char *name, size_t len)
+{
+	char stamp[BUNDLE_STAMP_LEN + 1];
+	struct tm tm;
+	int capfd, fd = -EEXIST;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	capfd = open(capdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (capfd < 0)
+		return -errno;
+	for (int i = 1; i < 100 && fd == -EEXIST; i++) {
+		if (i == 1)
+			snprintf(name, len, "%s-%s", stamp, rule);
+		else
+			snprintf(name, len, "%s-%s-%d", stamp, rule, i);
+		if (mkdirat(capfd, name, 0700) < 0) {
+			fd = -errno;
+			continue;
+		}
+		fd = openat(capfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fchmod(fd, 0700) < 0) {
+			int err = -errno;
+			if (fd >= 0)
+				close(fd);
+			fd = err;
+		}
+	}
+	close(capfd);
+	return fd;
+}
+
+int sg_capture_write(const struct sg_capture_input *in, char *dir_out, size_t dir_len,
+		     double *elapsed_ms)
+{
+	uint64_t start = sg_now_usec();
+	char name[BUNDLE_NAME_MAX];
+	time_t now = time(NULL);
+	int dirfd, err = 0, r;
+
+	if (dir_len)
+		dir_out[0] = '\0';
+	if (elapsed_ms)
+		*elapsed_ms = 0;
+	if (!in->cfg || !in->rule || !sg_cfg_name_ok(in->rule) || !in->step || !in->reason ||
+	    !in->decision || !in->proc_root || in->cfg->capture_dir[0] != '/')
+		return -EINVAL;
+	if ((r = make_dirs(in->cfg->capture_dir)) < 0)
+		return r;
+	dirfd = make_bundle(in->cfg->capture_dir, in->rule, now, name, sizeof(name));
+	if (dirfd < 0)
+		return dirfd;
+	if (dir_len && (size_t)snprintf(dir_out, dir_len, "%s/%s", in->cfg->capture_dir, name) >= dir_len)
+		err = -ENAMETOOLONG;
+
+	/* Cheapest and most telling first, the /proc scan last (it has the budget). A
+	 * failed file does not stop the others; the first error is returned. */
+	r = write_incident(dirfd, in, now);
+	err = err ? err : r;
+	r = write_fd_file(dirfd, "history.csv", in, true);
+	err = err ? err : r;
+	r = write_fd_file(dirfd, "kmsg.txt", in, false);
+	err = err ? err : r;
+	r = write_psi(dirfd, in->proc_root);
+	err = err ? err : r;
+	r = write_copy(dirfd, "meminfo.txt", in->proc_root, "meminfo");
+	err = err ? err : r;
+	r = write_copy(dirfd, "vmstat.txt", in->proc_root, "vmstat");
+	err = err ? err : r;
+	r = write_copy(dirfd, "diskstats.txt", in->proc_root, "diskstats");
+	err = err ? err : r;
+	r = write_tasks(dirfd, in->proc_root, start + in->cfg->capture_budget_usec,
+			in->cfg->capture_budget_usec);
+	err = err ? err : r;
+	close(dirfd);
+
+	r = sg_capture_rotate(in->cfg->capture_dir, in->cfg->capture_keep);
+	if (r < 0)
+		sg_log(LOG_WARNING, "%s: removing old capture bundles: %s", in->cfg->capture_dir, strerror(-r));
+	if (elapsed_ms)
+		*elapsed_ms = (double)(sg_now_usec() - start) / 1000.0;
+	return err;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Capture bundles (SPEC "Capture bundle"): capture_dir/<UTC time>-<rule>/,
+ * directory 0700, files 0600:
+ *
+ *   incident.json  rule, job, step, reason, decision, dry_run, time, host, kernel, uptime,
+ *                  recorder (why there are no .folded files)
+ *   history.csv    the signal history (sg_history_write_csv)
+ *   kmsg.txt       the recent kernel log (sg_kmsg_ring_write)
+ *   psi.txt        PROC/pressure/{cpu,io,memory}, each after a "# PATH" line
+ *   meminfo.txt, vmstat.txt, diskstats.txt   raw copies
+ *   tasks.txt      every task in D state (pid, tid, state, comm, cgroup, wchan, kernel
+ *                  stack), then the top 10 processes by CPU time and by I/O bytes since
+ *                  they started
+ *
+ * A source that cannot be read gets a "# cannot read PATH: why" line and the
+ * bundle is still written. The task scan stops once capture_budget has passed
+ * since the capture began, and says so. This release has no BPF recorder:
+ * offcpu/oncpu .folded and .svg files are not written (incident.json says so).
+ * Not for the tick path: it allocates and uses stdio. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "history.h"
+#include "kmsg_ring.h"
+#include "signals.h"
+
+struct sg_capture_input {
+	const struct sg_config *cfg;         /* capture_dir, capture_keep, capture_budget_usec */
+	const char *rule;                    /* names the bundle: A-Z a-z 0-9 _ - (sg_cfg_name_ok) */
+	const char *job;                     /* NULL for a host-level rule (JSON null) */
+	const char *step;                    /* the step text, e.g. "capture" */
+	const char *reason;                  /* the signals that held; any bytes */
+	const char *decision;                /* the decision line */
+	bool dry_run;
+	const struct sg_history *history;    /* NULL: history.csv says there is none */
+	const struct sg_signal_table *tab;   /* the table the history was built for */
+	const struct sg_kmsg_ring *kmsg;     /* NULL: kmsg.txt says there is none */
+	const char *proc_root;               /* "/proc" */
+};
+
+/* Writes a bundle, then removes all but the newest capture_keep bundles in
+ * capture_dir (by name; only directories named like a bundle are touched).
+ * capture_dir is created 0700 (its parents 0755) when missing. When a bundle
+ * of the same second and rule exists the name gets "-2", "-3", ... dir_out
+ * receives the bundle's path (also when a file failed to write); elapsed_ms
+ * (may be NULL) the time the write took, rotation included. A failed rotation
+ * is logged as a warning, not returned. Returns 0, -EINVAL (bad rule name or
+ * input), or -errno of the first thing that failed: creating the directory
+ * (nothing written) or writing a file (the others still written). */
+int sg_capture_write(const struct sg_capture_input *in, char *dir_out, size_t dir_len,
+		     double *elapsed_ms);
+
+/* Removes all but the newest keep (at least 1) bundle directories in dir.
+ * Returns how many were removed, or -errno for the first failure. */
+int sg_capture_rotate(const char *dir, unsigned keep);
