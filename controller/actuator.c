@@ -121,7 +121,7 @@ static void apply(struct sg_actuator *act, const struct sg_config *cfg, const st
 	int r;
 
 	if (!action)
-		return; /* capture: bundles come with the capture module */
+		return; /* capture steps are written by capture() */
 	/* The same step still journaled (an earlier revert failed): its record
 	 * holds what the system was like before, so undo it first; never
 	 * overwrite it with a record of the already-changed state. */
@@ -150,7 +150,8 @@ static void apply(struct sg_actuator *act, const struct sg_config *cfg, const st
 	sg_strlcpy(undo->step, step->text, sizeof(undo->step));
 	undo->level = (unsigned)d->step + 1;
 	struct sg_action_env env = {
-		.cfg = cfg, .rule = rule, .step = step, .level = undo->level, .reason = d->reason, .capture = "",
+		.cfg = cfg, .rule = rule, .step = step, .level = undo->level, .reason = d->reason,
+		.capture = act->capture[d->rule],
 	};
 	r = action->apply(&env, act->target, undo, journal_pending, act);
 	action->describe(undo, what, sizeof(what));
@@ -175,16 +176,59 @@ static void apply(struct sg_actuator *act, const struct sg_config *cfg, const st
 }
 
 
+/* Writes the incident's bundle and remembers it for the rule's hooks. */
+static void capture(struct sg_actuator *act, const struct sg_config *cfg, const struct sg_decision *d)
+{
+	const struct sg_rule *rule = &cfg->rules[d->rule];
+	char line[SG_REASON_MAX + 256];
+	double elapsed_ms = 0;
+
+	sg_format_decision(cfg, d, line, sizeof(line));
+	struct sg_capture_input in = {
+		.cfg = cfg,
+		.rule = rule->name,
+		.job = rule->target == SG_TARGET_NONE ? NULL : target_name(rule, cfg),
+		.step = rule->steps[d->step].text,
+		.reason = d->reason,
+		.decision = line,
+		.dry_run = d->dry_run,
+		.history = act->sources.history,
+		.tab = act->sources.tab,
+		.kmsg = act->sources.kmsg,
+		.proc_root = act->paths.proc,
+	};
+	int r = sg_capture_write(&in, act->capture[d->rule], sizeof(act->capture[d->rule]), &elapsed_ms);
+	if (r < 0 && !act->capture[d->rule][0]) {
+		sg_log_outcome(rule->name, in.job ? in.job : "", in.step, d->level, true,
+			       "%s: cannot write a capture bundle in %s: %s", rule->name, cfg->capture_dir, strerror(-r));
+		return;
+	}
+	act->captured[d->rule] = true;
+	sg_log_outcome(rule->name, in.job ? in.job : "", in.step, d->level, r < 0,
+		       "%s: capture %s in %.0f ms%s", rule->name, act->capture[d->rule], elapsed_ms,
+		       r < 0 ? " (some files could not be written)" : "");
+}
+
 void sg_actuator_decide(struct sg_actuator *act, const struct sg_config *cfg, const struct sg_decision *d)
 {
 	const struct sg_rule *rule = &cfg->rules[d->rule];
 
-	if (d->dry_run || d->kind == SG_DECISION_BLOCKED)
+	if (d->kind == SG_DECISION_BLOCKED)
 		return;
 	if (d->kind == SG_DECISION_APPLY) {
-		apply(act, cfg, d);
+		bool is_capture = rule->steps[d->step].kind == SG_STEP_CAPTURE;
+		if (d->step == 0) { /* a new incident */
+			act->captured[d->rule] = false;
+			act->capture[d->rule][0] = '\0';
+		}
+		if (is_capture || !act->captured[d->rule])
+			capture(act, cfg, d);
+		if (!d->dry_run && !is_capture)
+			apply(act, cfg, d);
 		return;
 	}
+	if (d->dry_run)
+		return;
 	const struct sg_state_entry *entry = sg_state_find(&act->state, rule->name, (unsigned)d->step + 1);
 	if (!entry) {
 		sg_log(LOG_INFO, "%s: nothing journaled to revert for \"%s\"", rule->name, rule->steps[d->step].text);

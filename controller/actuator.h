@@ -5,12 +5,24 @@
 
 #include <stdbool.h>
 
+#include "capture.h"
 #include "config.h"
 #include "policy.h"
 #include "state.h"
 #include "target.h"
 
+/* What a capture bundle is made of besides /proc: set by the loop, and again
+ * at each reload (the history belongs to a generation). */
+struct sg_capture_sources {
+	const struct sg_history *history;
+	const struct sg_signal_table *tab;
+	const struct sg_kmsg_ring *kmsg;
+};
+
 struct sg_actuator {
+	struct sg_capture_sources sources;
+	bool captured[SG_RULE_MAX];        /* this incident of the rule has its bundle */
+	char capture[SG_RULE_MAX][SG_PATH_MAX + 64]; /* that bundle, for hooks */
 	struct sg_state state;
 	struct sg_target_paths paths;
 	char unified[SG_PATH_MAX];
@@ -22,8 +34,10 @@ struct sg_actuator {
 int sg_actuator_open(struct sg_actuator *act, const struct sg_config *cfg);
 void sg_actuator_close(struct sg_actuator *act);
 
-/* Carries out one decision that is not a dry run. Failures are logged with
- * their errno and the ladder goes on. */
+/* Carries out one decision. A capture bundle is written at each capture step
+ * and before the first other step of every incident, in a dry run too; the
+ * other steps act only when the decision is not a dry run. Failures are
+ * logged with their errno and the ladder goes on. */
 void sg_actuator_decide(struct sg_actuator *act, const struct sg_config *cfg, const struct sg_decision *decision);
 
 /* After a reload: reverts every journaled step above its rule's ladder level

@@ -27,6 +27,8 @@
 #include "config.h"
 #include "decision_log.h"
 #include "generation.h"
+#include "history.h"
+#include "kmsg_ring.h"
 #include "kmsg.h"
 #include "log.h"
 #include "psi.h"
@@ -35,6 +37,7 @@
 
 struct generation {
 	struct sg_generation core; /* config, signal table, sampler, policy */
+	struct sg_history history; /* the last `history` of samples, for captures */
 	struct sg_triggers triggers;
 	sd_event_source *trigger_sources[SG_TRIGGER_MAX];
 };
@@ -47,6 +50,7 @@ struct guardian {
 	uint64_t interval_usec;
 	sd_event_source *kmsg_source;
 	struct sg_kmsg_reader kmsg;
+	struct sg_kmsg_ring *kmsg_ring; /* the recent kernel log, for captures */
 	uint64_t kmsg_lost_logged, kmsg_skipped_logged;
 	uint32_t pending_events[SG_EV_COUNT];
 	struct generation *gen;
@@ -93,6 +97,7 @@ static void generation_free(struct generation *gen)
 	for (size_t i = 0; i < gen->triggers.count; i++)
 		sd_event_source_disable_unref(gen->trigger_sources[i]);
 	sg_triggers_close(&gen->triggers);
+	sg_history_free(&gen->history);
 	sg_generation_release(&gen->core);
 	free(gen);
 }
@@ -150,6 +155,11 @@ static int generation_new(struct guardian *g, struct generation **out)
 		free(gen);
 		return r;
 	}
+	r = sg_history_init(&gen->history, gen->core.tab.nslots, sg_history_rows(&gen->core.cfg));
+	if (r < 0) {
+		generation_free(gen);
+		return r;
+	}
 	sg_triggers_plan(&gen->core.cfg, "/proc", g->cgroup_root, &gen->triggers);
 	*out = gen;
 	return 0;
@@ -164,6 +174,7 @@ static void tick(struct guardian *g, uint64_t now, double lag_ms)
 		report_kmsg_losses(g);
 	}
 	size_t n = sg_generation_tick(&gen->core, now, lag_ms, g->pending_events);
+	sg_history_push(&gen->history, &gen->core.sample);
 	for (size_t i = 0; i < n; i++) {
 		sg_log_decision(&gen->core.cfg, &gen->core.decisions[i]);
 		if (g->acting)
@@ -287,6 +298,13 @@ static void announce(const struct generation *gen)
 			}
 }
 
+static void point_captures(struct guardian *g)
+{
+	g->act.sources = (struct sg_capture_sources){
+		.history = &g->gen->history, .tab = &g->gen->core.tab, .kmsg = g->kmsg_ring,
+	};
+}
+
 static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct guardian *g = userdata;
@@ -312,8 +330,10 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si,
 	}
 	generation_free(g->gen);
 	g->gen = gen;
-	if (g->acting)
+	if (g->acting) {
+		point_captures(g);
 		sg_actuator_settle(&g->act, &gen->core.cfg, gen->core.policy);
+	}
 	if (gen->core.cfg.interval_usec != g->interval_usec)
 		arm_tick(g, gen->core.cfg.interval_usec);
 	announce(gen);
@@ -341,6 +361,7 @@ static void harden(void)
 	if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (2 << 13) | 0) < 0)
 		sg_log(LOG_WARNING, "cannot raise I/O priority (%m)");
 }
+
 
 /* The journal lives in the configuration's state_dir; without it acting
  * would be unsafe, so the guardian then decides in dry-run only. */
@@ -377,6 +398,14 @@ int sg_run(const struct sg_run_options *options)
 	if (r < 0)
 		return r == -EINVAL ? 2 : 1;
 	open_journal(&g);
+	g.kmsg_ring = calloc(1, sizeof(*g.kmsg_ring));
+	if (!g.kmsg_ring) {
+		sg_log(LOG_ERR, "out of memory");
+		goto out;
+	}
+	sg_kmsg_ring_init(g.kmsg_ring);
+	if (g.acting)
+		point_captures(&g);
 	announce(g.gen);
 	/* Nothing a crashed run froze, throttled, demoted or drained stays so. */
 	if (g.acting && g.act.state.count) {
@@ -399,7 +428,11 @@ int sg_run(const struct sg_run_options *options)
 	if (r < 0) {
 		sg_log_errno(LOG_WARNING, r, "cannot open the kernel log %s: kmsg.* conditions cannot hold",
 			     g.gen->core.cfg.kmsg);
-	} else if (!g.kmsg.is_regular) {
+	} else {
+		g.kmsg.on_record = sg_kmsg_ring_on_record;
+		g.kmsg.record_userdata = g.kmsg_ring;
+	}
+	if (g.kmsg.fd >= 0 && !g.kmsg.is_regular) {
 		r = sd_event_add_io(g.event, &g.kmsg_source, g.kmsg.fd, EPOLLIN, on_kmsg, &g);
 		if (r < 0) {
 			sg_log_errno(LOG_ERR, r, "cannot watch the kernel log");
@@ -445,6 +478,7 @@ out:
 	sd_event_source_disable_unref(g.kmsg_source);
 	generation_free(g.gen);
 	sg_kmsg_close(&g.kmsg);
+	free(g.kmsg_ring);
 	sd_event_unref(g.event);
 	return status;
 }

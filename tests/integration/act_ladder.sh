@@ -92,6 +92,14 @@ elapsed=$((SECONDS - t0))
 "$SG" status -c "$TMP/sg.ini" | grep -q "3 steps applied" || fail "status: $("$SG" status -c "$TMP/sg.ini")"
 kill -TERM "$guard_pid"; wait "$guard_pid"
 grep -q "^$devno" "$blkio/blkio.throttle.write_bps_device" && fail "SIGTERM left the io.max limit"
+# One bundle, taken before the first action of the incident.
+bundles=("$TMP"/captures/*-lockup)
+[ "${#bundles[@]}" = 1 ] && [ -d "${bundles[0]}" ] || fail "expected one capture bundle, found: ${bundles[*]}"
+[ "$(stat -c %a "${bundles[0]}")" = 700 ] || fail "bundle directory mode $(stat -c %a "${bundles[0]}")"
+grep -q '"rule": *"lockup"' "${bundles[0]}/incident.json" || fail "incident.json lacks the rule"
+grep -q "soft lockup" "${bundles[0]}/kmsg.txt" || fail "kmsg.txt lacks the lockup record"
+head -1 "${bundles[0]}/history.csv" | grep -q "psi.io.some.avg10" || fail "history.csv has no header"
+[ "$(wc -l <"${bundles[0]}/history.csv")" -ge 2 ] || fail "history.csv has no rows"
 echo "   ladder climbed in ${elapsed}s; SIGTERM left nothing applied"
 
 echo "-- SIGKILL while frozen and throttled, then a new guardian"
