@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "actuator.h"
+#include "capture.h"
 #include "config.h"
 #include "doctor.h"
 #include "log.h"
@@ -30,6 +31,7 @@ static const char usage_text[] =
 	"                                      every signal's current value (one sample, or live)\n"
 	"  status  [-c FILE] [--json]          what the guardian has applied now (from its state journal)\n"
 	"  revert  [-c FILE]                   undo every step recorded in the state journal\n"
+	"  capture [-c FILE] [-o DIR]          take a capture bundle now, by hand\n"
 	"  doctor  [-c FILE]                   check the host's safety net and what the guardian can do here\n"
 	"  --version | --help\n"
 	"\n"
@@ -44,6 +46,7 @@ struct cli {
 	bool dry_run;
 	bool json;
 	uint64_t watch_usec;
+	const char *output; /* capture -o DIR */
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -59,6 +62,7 @@ static bool allowed(const char *command, int opt)
 {
 	switch (opt) {
 	case 'c': return true;
+	case 'o': return strcmp(command, "capture") == 0;
 	case OPT_DRY_RUN: case OPT_LOG_LEVEL: return strcmp(command, "run") == 0;
 	case OPT_JSON: return strcmp(command, "signals") == 0 || strcmp(command, "status") == 0;
 	case OPT_WATCH: return strcmp(command, "signals") == 0;
@@ -74,6 +78,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "watch", required_argument, NULL, OPT_WATCH },
+		{ "output", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, level;
@@ -84,14 +89,14 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 	opterr = 0;
 	int index = -1;
 
-	while ((opt = getopt_long(argc, argv, ":c:", options, &index)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:o:", options, &index)) != -1) {
 		if (opt == '?')
 			return usage_error("unknown option '%s'", argv[optind - 1]);
 		if (opt == ':')
 			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		if (!allowed(cli->command, opt))
 			return usage_error("option '%s' does not go with this command",
-					   opt == 'c' ? "-c" : options[index].name);
+					   opt == 'c' ? "-c" : opt == 'o' ? "-o" : options[index].name);
 		index = -1;
 		switch (opt) {
 		case 'c':
@@ -100,6 +105,11 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			break;
 		case OPT_DRY_RUN:
 			cli->dry_run = true;
+			break;
+		case 'o':
+			if (optarg[0] != '/')
+				return usage_error("-o takes an absolute directory, not '%s'", optarg);
+			cli->output = optarg;
 			break;
 		case OPT_LOG_LEVEL:
 			if (sg_log_parse_level(optarg, &level) < 0)
@@ -291,6 +301,36 @@ static int command_revert(const struct cli *cli)
 	return failed ? 1 : 0;
 }
 
+static int command_capture(const struct cli *cli)
+{
+	struct sg_config cfg;
+	char dir[SG_PATH_MAX + 64];
+	double elapsed_ms = 0;
+	int status = load_config(cli, true, &cfg);
+
+	if (status)
+		return status;
+	if (cli->output && sg_strlcpy(cfg.capture_dir, cli->output, sizeof(cfg.capture_dir)) >= sizeof(cfg.capture_dir)) {
+		sg_config_free(&cfg);
+		return usage_error("-o %s: path too long", cli->output);
+	}
+	struct sg_capture_input in = {
+		.cfg = &cfg, .rule = "manual", .step = "capture", .reason = "taken by hand",
+		.decision = "stallguard capture", .proc_root = "/proc",
+	};
+	int r = sg_capture_write(&in, dir, sizeof(dir), &elapsed_ms);
+	if (r < 0 && !dir[0]) {
+		fprintf(stderr, "stallguard: cannot write a capture bundle in %s: %s\n", cfg.capture_dir, strerror(-r));
+		sg_config_free(&cfg);
+		return 1;
+	}
+	printf("%s\n", dir);
+	if (r < 0)
+		fprintf(stderr, "stallguard: some files of %s could not be written: %s\n", dir, strerror(-r));
+	sg_config_free(&cfg);
+	return r < 0 ? 1 : 0;
+}
+
 static int command_doctor(const struct cli *cli)
 {
 	struct sg_doctor_report report;
@@ -321,7 +361,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "run") && strcmp(argv[1], "check") && strcmp(argv[1], "signals") &&
-	    strcmp(argv[1], "status") && strcmp(argv[1], "revert") && strcmp(argv[1], "doctor"))
+	    strcmp(argv[1], "status") && strcmp(argv[1], "revert") && strcmp(argv[1], "capture") &&
+	    strcmp(argv[1], "doctor"))
 		return usage_error("unknown command '%s'", argv[1]);
 	int status = parse_args(argc, argv, &cli);
 	if (status)
@@ -339,5 +380,7 @@ int main(int argc, char **argv)
 		return command_status(&cli);
 	if (strcmp(cli.command, "revert") == 0)
 		return command_revert(&cli);
+	if (strcmp(cli.command, "capture") == 0)
+		return command_capture(&cli);
 	return command_doctor(&cli);
 }

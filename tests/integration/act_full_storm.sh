@@ -19,6 +19,7 @@ cat >"$TMP/sg.ini" <<INI
 interval = 250ms
 kmsg = $TMP/none
 state_dir = $TMP/state
+capture_dir = $TMP/captures
 kill_grace = 1s
 
 [job storm]

@@ -105,6 +105,7 @@ cat >"$TMP/prot.ini" <<INI
 interval = 100ms
 kmsg = $TMP/kmsg
 state_dir = $TMP/state2
+capture_dir = $TMP/captures2
 protect = comm:sgtest-prot
 
 [job loose]

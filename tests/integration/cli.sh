@@ -59,6 +59,16 @@ done
 case $? in 0 | 1) ;; *) fail "doctor exited $?" ;; esac
 grep -qE '^(ok|info|warning|severe) +psi:' "$TMP/out" || fail "doctor has no psi finding: $(cat "$TMP/out")"
 
+# A capture bundle by hand.
+expect_exit 0 "capture -o" "$SG" capture -c "$TMP/empty.ini" -o "$TMP/bundles"
+bundle=$(cat "$TMP/out")
+[ -d "$bundle" ] && [ "$(stat -c %a "$bundle")" = 700 ] || fail "capture printed '$bundle', not a 0700 directory"
+for f in incident.json history.csv psi.txt diskstats.txt meminfo.txt vmstat.txt tasks.txt kmsg.txt; do
+	[ "$(stat -c %a "$bundle/$f" 2>/dev/null)" = 600 ] || fail "capture: $f missing or not 0600"
+done
+grep -q '"rule": *"manual"' "$bundle/incident.json" || fail "incident.json does not name the manual capture"
+expect_exit 2 "capture -o relative" "$SG" capture -o relative/dir
+
 # As root, a configuration others could have written is refused by `run`.
 printf '[guardian]\nkmsg = %s\n' "$TMP/empty.ini" >"$TMP/open.ini"
 chmod 0666 "$TMP/open.ini"
@@ -70,6 +80,8 @@ grep -q "refusing to act on it as root" "$TMP/err" || fail "no refusal message: 
 cat >"$TMP/run.ini" <<INI
 [guardian]
 kmsg = $TMP/run.ini
+state_dir = $TMP/state
+capture_dir = $TMP/captures
 [rule quiet]
 when = load.1 >= 100000
 step = capture
