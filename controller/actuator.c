@@ -61,6 +61,7 @@ static int revert_entry(const struct sg_config *cfg, const struct sg_undo *undo,
 {
 	const struct sg_action *action = sg_action_for(undo->kind);
 	const struct sg_rule *rule = NULL;
+	const struct sg_outcome about = { undo->rule, undo->job, undo->step, undo->level, false, NULL };
 	char what[512];
 
 	for (size_t i = 0; i < cfg->nrules && !rule; i++)
@@ -79,11 +80,11 @@ static int revert_entry(const struct sg_config *cfg, const struct sg_undo *undo,
 	action->describe(undo, what, sizeof(what));
 	int r = action->revert(&env, undo);
 	if (r < 0) {
-		sg_log_outcome(undo->rule, undo->job, undo->step, undo->level, true, "%s: reverting %s failed: %s",
+		sg_log_outcome(&about, true, "%s: reverting %s failed: %s",
 			       undo->rule, what, strerror(-r));
 		return r;
 	}
-	sg_log_outcome(undo->rule, undo->job, undo->step, undo->level, false, "%s: reverted: %s", undo->rule, what);
+	sg_log_outcome(&about, false, "%s: reverted: %s", undo->rule, what);
 	return 0;
 }
 
@@ -118,6 +119,10 @@ static void apply(struct sg_actuator *act, const struct sg_config *cfg, const st
 	const struct sg_action *action = sg_action_for(step->kind);
 	struct sg_undo *undo = act->undo;
 	char why[256], what[512];
+	const struct sg_outcome about = {
+		rule->name, target_name(rule, cfg), step->text, (unsigned)d->step + 1, d->dry_run,
+		act->capture[d->rule][0] ? act->capture[d->rule] : NULL,
+	};
 	int r;
 
 	if (!action)
@@ -129,17 +134,17 @@ static void apply(struct sg_actuator *act, const struct sg_config *cfg, const st
 	if (stale) {
 		memcpy(undo, &stale->undo, sizeof(*undo));
 		if (revert_entry(cfg, undo, "before applying it again") < 0) {
-			sg_log_outcome(rule->name, target_name(rule, cfg), step->text, undo->level, true,
-				       "%s: \"%s\" is still applied from before and cannot be undone: not applying it "
-				       "again", rule->name, step->text);
+			sg_log_outcome(&about, true,
+				       "%s: \"%s\" is still applied from before and cannot be undone: "
+				       "not applying it again", rule->name, step->text);
 			return;
 		}
 		sg_state_remove(&act->state, undo->rule, undo->level);
 	}
 	r = sg_target_resolve(&act->paths, cfg, rule, step->kind, act->target, why, sizeof(why));
 	if (r < 0) {
-		sg_log_outcome(rule->name, target_name(rule, cfg), step->text, (unsigned)d->step + 1, true,
-			       "%s: cannot apply \"%s\": %s (%s)", rule->name, step->text, why, strerror(-r));
+		sg_log_outcome(&about, true, "%s: cannot apply \"%s\": %s (%s)", rule->name, step->text, why,
+			       strerror(-r));
 		return;
 	}
 	memset(undo, 0, offsetof(struct sg_undo, data));
@@ -156,7 +161,7 @@ static void apply(struct sg_actuator *act, const struct sg_config *cfg, const st
 	r = action->apply(&env, act->target, undo, journal_pending, act);
 	action->describe(undo, what, sizeof(what));
 	if (r < 0) {
-		sg_log_outcome(rule->name, undo->job, step->text, undo->level, true, "%s: %s failed: %s", rule->name,
+		sg_log_outcome(&about, true, "%s: %s failed: %s", rule->name,
 			       what, strerror(-r));
 		/* A step that cannot be undone leaves no entry; one that may have
 		 * half happened keeps its entry so that it is reverted later. */
@@ -170,7 +175,7 @@ static void apply(struct sg_actuator *act, const struct sg_config *cfg, const st
 		r = sg_state_remove(&act->state, undo->rule, undo->level);
 	if (r < 0 && r != -ENOENT)
 		sg_log_errno(LOG_ERR, r, "%s: cannot update the state journal after %s", rule->name, what);
-	sg_log_outcome(rule->name, undo->job, step->text, undo->level, false, "%s: done: %s", rule->name, what);
+	sg_log_outcome(&about, false, "%s: done: %s", rule->name, what);
 	if (step->kind == SG_STEP_IONICE)
 		warn_if_ionice_is_ignored(act, cfg, rule);
 }
@@ -197,14 +202,16 @@ static void capture(struct sg_actuator *act, const struct sg_config *cfg, const 
 		.kmsg = act->sources.kmsg,
 		.proc_root = act->paths.proc,
 	};
+	struct sg_outcome about = { rule->name, in.job ? in.job : "", in.step, d->level, d->dry_run, NULL };
 	int r = sg_capture_write(&in, act->capture[d->rule], sizeof(act->capture[d->rule]), &elapsed_ms);
 	if (r < 0 && !act->capture[d->rule][0]) {
-		sg_log_outcome(rule->name, in.job ? in.job : "", in.step, d->level, true,
-			       "%s: cannot write a capture bundle in %s: %s", rule->name, cfg->capture_dir, strerror(-r));
+		sg_log_outcome(&about, true, "%s: cannot write a capture bundle in %s: %s", rule->name,
+			       cfg->capture_dir, strerror(-r));
 		return;
 	}
 	act->captured[d->rule] = true;
-	sg_log_outcome(rule->name, in.job ? in.job : "", in.step, d->level, r < 0,
+	about.capture = act->capture[d->rule];
+	sg_log_outcome(&about, r < 0,
 		       "%s: capture %s in %.0f ms%s", rule->name, act->capture[d->rule], elapsed_ms,
 		       r < 0 ? " (some files could not be written)" : "");
 }

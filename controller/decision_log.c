@@ -79,15 +79,16 @@ void sg_log_kernel_event(const struct sg_kmsg_event_info *ev, const struct sg_km
 		      rec->text);
 }
 
-void sg_log_outcome(const char *rule, const char *job, const char *step, unsigned level, bool failed,
-		    const char *fmt, ...)
+void sg_log_outcome(const struct sg_outcome *about, bool failed, const char *fmt, ...)
 {
 	struct sg_log_fields fields = {
 		.message_id = failed ? SG_MESSAGE_ID_FAILED : SG_MESSAGE_ID_DONE,
-		.rule = rule,
-		.job = job,
-		.step = step,
-		.level = (int)level,
+		.rule = about->rule,
+		.job = about->job,
+		.step = about->step,
+		.level = (int)about->level,
+		.dry_run = about->dry_run,
+		.capture = about->capture,
 	};
 	char line[768];
 	va_list ap;

@@ -14,10 +14,18 @@
 #define SG_MESSAGE_ID_DONE "b463a3792ba2458fa7147d654ef77bdd"
 #define SG_MESSAGE_ID_FAILED "f15f964ace00491f96e7153d0608f1e3"
 
+/* What an outcome line is about, for its journal fields. */
+struct sg_outcome {
+	const char *rule, *job, *step;
+	unsigned level;
+	bool dry_run;
+	const char *capture; /* the incident's bundle, or NULL */
+};
+
 /* An action's outcome: "RULE: done: WHAT" or "RULE: WHAT failed: ERROR", with
  * the decision's journal fields. */
-void sg_log_outcome(const char *rule, const char *job, const char *step, unsigned level, bool failed,
-		    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void sg_log_outcome(const struct sg_outcome *about, bool failed, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* "io-storm: would apply "ionice idle" to job backup: psi.io.full.avg10=34.2>=20 for 5.0s" */
 void sg_format_decision(const struct sg_config *cfg, const struct sg_decision *decision, char *buf, size_t len);

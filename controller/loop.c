@@ -287,15 +287,9 @@ static void announce(const struct generation *gen)
 {
 	char interval[32];
 
-	sg_log(LOG_INFO, "stallguard %s: %zu rules, %zu jobs, tick %s%s", SG_VERSION, gen->core.cfg.nrules, gen->core.cfg.njobs,
-	       sg_format_duration(gen->core.cfg.interval_usec, interval, sizeof(interval)),
+	sg_log(LOG_INFO, "stallguard %s: %zu rules, %zu jobs, tick %s%s", SG_VERSION, gen->core.cfg.nrules,
+	       gen->core.cfg.njobs, sg_format_duration(gen->core.cfg.interval_usec, interval, sizeof(interval)),
 	       gen->core.cfg.dry_run ? ", dry-run" : "");
-	for (size_t r = 0; r < gen->core.cfg.nrules; r++)
-		for (size_t s = 0; s < gen->core.cfg.rules[r].nsteps; s++)
-			if (gen->core.cfg.rules[r].steps[s].kind == SG_STEP_CAPTURE) {
-				sg_log(LOG_INFO, "capture steps are decided and logged; this release writes no bundle");
-				return;
-			}
 }
 
 static void point_captures(struct guardian *g)
