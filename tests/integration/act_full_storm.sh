@@ -9,10 +9,7 @@ need_root
 on_exit "rmdir /sys/fs/cgroup/blkio/stallguard-it-$$-full"
 make_cgroup full
 blkio=/sys/fs/cgroup/blkio$CG_REL
-src=$(findmnt -no SOURCE -T /var/tmp | sed 's/\[.*//')
-disk=$(lsblk -ndo PKNAME "$src" 2>/dev/null)
-[ -n "$disk" ] || disk=$(lsblk -ndo NAME "$src")
-devno=$(cat "/sys/block/$disk/dev") || fail "no whole disk under /var/tmp"
+whole_disk_of /var/tmp
 touch "$TMP/none"
 cat >"$TMP/sg.ini" <<INI
 [guardian]

@@ -11,9 +11,7 @@ need_root
 on_exit "rmdir /sys/fs/cgroup/blkio/stallguard-it-$$-ladder"
 make_cgroup ladder
 blkio=/sys/fs/cgroup/blkio$CG_REL
-disk=$(lsblk -ndo PKNAME "$(findmnt -no SOURCE -T / | sed 's/\[.*//')" 2>/dev/null)
-[ -n "$disk" ] || disk=$(lsblk -ndo NAME "$(findmnt -no SOURCE -T / | sed 's/\[.*//')")
-devno=$(cat "/sys/block/$disk/dev") || fail "no whole disk under /"
+whole_disk_of /
 
 mkfifo "$TMP/kmsg"
 write_config() { # $1 = steps (one per line), $2 = on_exit

@@ -62,3 +62,14 @@ kill_cgroup() {
 
 # now in milliseconds, as a float
 now_ms() { echo "${EPOCHREALTIME/./}" | awk '{ printf "%.1f", $1 / 1000 }'; }
+
+# Sets disk (the whole disk's kernel name) and devno (MAJ:MIN) for the
+# filesystem holding $1; fails the test when there is none.
+whole_disk_of() {
+	local src
+	src=$(findmnt -no SOURCE -T "$1" | sed 's/\[.*//')
+	disk=$(lsblk -ndo PKNAME "$src" 2>/dev/null)
+	[ -n "$disk" ] || disk=$(lsblk -ndo NAME "$src" 2>/dev/null)
+	[ -n "$disk" ] && [ -e "/sys/block/$disk/dev" ] || fail "no whole disk under $1 (source '$src')"
+	devno=$(cat "/sys/block/$disk/dev")
+}

@@ -7,10 +7,7 @@ need_root
 command -v iostat >/dev/null || fail "iostat (sysstat) is not installed"
 
 # The whole disk under /var/tmp, where the load is written.
-src=$(findmnt -no SOURCE -T /var/tmp | sed 's/\[.*//')
-disk=$(lsblk -ndo PKNAME "$src" 2>/dev/null)
-[ -n "$disk" ] || disk=$(lsblk -ndo NAME "$src" 2>/dev/null)
-[ -n "$disk" ] && [ -e "/sys/block/$disk" ] || fail "cannot find the whole disk under /var/tmp (source '$src', disk '$disk')"
+whole_disk_of /var/tmp
 echo "  disk: $disk"
 
 load_file="$(mktemp /var/tmp/stallguard-iostat.XXXXXX)"

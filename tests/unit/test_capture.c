@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Capture bundles, written for real into a temporary capture_dir. */
 #include "fixture.h"
+#include "dstate.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -38,35 +39,6 @@ struct fix {
 	struct sg_history hist;
 	struct sg_kmsg_ring *ring;
 };
-
-/* The parent of a clone(CLONE_VFORK) waits uninterruptibly (D) until its child exits. */
-static char vfork_stack[64 * 1024] __attribute__((aligned(16)));
-
-static int vfork_child(void *arg)
-{
-	(void)arg;
-	for (;;)
-		pause();
-	return 0;
-}
-
-static char task_state(pid_t pid)
-{
-	char path[64], buf[512];
-	struct sg_task_stat st;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return '?';
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n <= 0 || sg_task_stat_parse(buf, (size_t)n, &st) < 0)
-		return '?';
-	return st.state;
-}
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* /proc/stat, /proc/loadavg, task stat with hostile comms, and the D-state scan. */
 #include "fixture.h"
+#include "dstate.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -170,37 +171,6 @@ static void test_task_stat_rejects(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (sg_task_stat_parse(bad[i], strlen(bad[i]), &st) != -EINVAL)
 			fail_msg("accepted: \"%s\"", bad[i]);
-}
-
-/* The real scan, with a task we put in D state ourselves: a parent blocked in
- * clone(CLONE_VFORK) waits uninterruptibly (TASK_KILLABLE shows as D) until
- * its child exits. */
-static char vfork_stack[64 * 1024] __attribute__((aligned(16)));
-
-static int vfork_child(void *arg)
-{
-	(void)arg;
-	for (;;)
-		pause();
-	return 0;
-}
-
-static char task_state(pid_t pid)
-{
-	char path[64], buf[512];
-	struct sg_task_stat st;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return '?';
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n <= 0 || sg_task_stat_parse(buf, (size_t)n, &st) < 0)
-		return '?';
-	return st.state;
 }
 
 struct dtask {
