@@ -219,7 +219,7 @@ static int command_status(const struct cli *cli)
 {
 	struct sg_config cfg;
 	struct sg_state state = { 0 };
-	char path[SG_PATH_MAX + 16], *text = NULL;
+	char path[SG_PATH_MAX + 16], *text = NULL, *file = NULL;
 	int status = load_config(cli, true, &cfg), r;
 
 	if (status)
@@ -232,19 +232,22 @@ static int command_status(const struct cli *cli)
 		ssize_t n = getdelim(&buf, &cap, '\0', f); /* the whole file: JSON holds no NUL */
 		fclose(f);
 		r = n < 0 ? -EINVAL : sg_state_parse(buf, (size_t)n, &state);
-		free(buf);
 		if (r < 0) {
 			fprintf(stderr, "stallguard: %s is not a valid state journal\n", path);
+			free(buf);
 			sg_config_free(&cfg);
 			return 1;
 		}
+		file = buf; /* --json shows it as the guardian wrote it, with its pid */
 	} else if (errno != ENOENT) {
 		fprintf(stderr, "stallguard: cannot read %s: %m\n", path);
 		sg_config_free(&cfg);
 		return 1;
 	}
 	pid_t guardian = running_guardian();
-	if (cli->json) {
+	if (cli->json && file) {
+		fputs(file, stdout);
+	} else if (cli->json) {
 		if (sg_state_to_json(&state, &text) < 0) {
 			status = 1;
 		} else {
@@ -267,6 +270,7 @@ static int command_status(const struct cli *cli)
 			       e->undo.path[0] ? " at " : "", e->undo.path);
 		}
 	}
+	free(file);
 	sg_state_free(&state);
 	sg_config_free(&cfg);
 	return status;

@@ -111,6 +111,8 @@ kill -KILL "$guard_pid"; wait "$guard_pid" 2>/dev/null
 grep -qx "frozen 1" "$CG/cgroup.events" || fail "not frozen before the crash"
 "$SG" status -c "$TMP/sg.ini" | tee "$TMP/status" | sed 's/^/  status: /'
 grep -q '"freeze"' "$TMP/status" && grep -q '"io.max wbps=10M"' "$TMP/status" || fail "status does not list both steps"
+# --json is the journal as the crashed guardian wrote it, its pid included.
+"$SG" status --json -c "$TMP/sg.ini" | grep -q "\"pid\": $guard_pid\b" || fail "status --json lacks the guardian's pid $guard_pid"
 start_guardian
 expect_line '*reverted: freeze*' 3
 expect_line '*reverted: io.max*' 3
