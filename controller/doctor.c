@@ -274,7 +274,8 @@ static void check_triggers(struct doctor *d)
 	if (cap == 0)
 		add(d, SG_SEV_WARNING, "psi-trigger",
 		    "this process lacks CAP_SYS_RESOURCE: PSI triggers use 2 s windows (a stall "
-		    "wakes the guardian within 2 s, not 500 ms); give the guardian CAP_SYS_RESOURCE (a root service has it)");
+		    "wakes the guardian within 2 s, not 500 ms); give the guardian CAP_SYS_RESOURCE "
+		    "(a root service has it)");
 	else if (cap == 1)
 		add(d, SG_SEV_WARNING, "psi-trigger",
 		    "PSI triggers use 2 s windows although this process holds CAP_SYS_RESOURCE: "

@@ -160,8 +160,8 @@ static bool match_soft_lockup(const char *p, const char *end, double uptime_s,
 	if (i == ARRAY_SIZE(prefixes))
 		return false;
 	if (sg_eat_word(&c, "- CPU#")) {
-		if (!sg_eat_u64(&c, &cpu) || !sg_eat_word(&c, " stuck for ") || !sg_eat_u64_saturating(&c, &out->seconds) ||
-		    !sg_eat_word(&c, "s!"))
+		if (!sg_eat_u64(&c, &cpu) || !sg_eat_word(&c, " stuck for ") ||
+		    !sg_eat_u64_saturating(&c, &out->seconds) || !sg_eat_word(&c, "s!"))
 			return false;
 	} else if (sg_eat_word(&c, "detected on CPU#")) {
 		if (!sg_eat_u64(&c, &cpu) || !sg_eat_word(&c, "!"))

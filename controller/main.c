@@ -314,7 +314,8 @@ static int command_capture(const struct cli *cli)
 
 	if (status)
 		return status;
-	if (cli->output && sg_strlcpy(cfg.capture_dir, cli->output, sizeof(cfg.capture_dir)) >= sizeof(cfg.capture_dir)) {
+	size_t room = sizeof(cfg.capture_dir);
+	if (cli->output && sg_strlcpy(cfg.capture_dir, cli->output, room) >= room) {
 		sg_config_free(&cfg);
 		return usage_error("-o %s: path too long", cli->output);
 	}

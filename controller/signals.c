@@ -136,7 +136,8 @@ int sg_signal_parse(const char *name, struct sg_signal_ref *ref, char *why, size
 			return fail(why, why_len, "bad disk name \"%s\"", w[1]);
 		if (metric < 0)
 			return fail(why, why_len,
-				    "unknown disk metric \"%s\" (util, await, r_await, w_await, aqu, iops, rmbps, wmbps)",
+				    "unknown disk metric \"%s\" "
+				    "(util, await, r_await, w_await, aqu, iops, rmbps, wmbps)",
 				    w[2]);
 		ref->family = SG_SIG_DISK;
 		ref->disk_metric = (enum sg_disk_metric)metric;

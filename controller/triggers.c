@@ -76,8 +76,9 @@ size_t sg_triggers_arm(struct sg_triggers *triggers)
 		struct sg_trigger *t = &triggers->items[i];
 		int fd = sg_psi_trigger_arm(t->path, t->full, t->percent, &t->window_usec);
 		if (fd < 0) {
-			sg_log_errno(LOG_WARNING, fd, "cannot arm a PSI trigger on %s (%s %.1f%%): polling it every tick",
-				     t->path, t->full ? "full" : "some", t->percent);
+			sg_log_errno(LOG_WARNING, fd,
+				     "cannot arm a PSI trigger on %s (%s %.1f%%): polling it every tick", t->path,
+				     t->full ? "full" : "some", t->percent);
 			continue;
 		}
 		t->fd = fd;
