@@ -170,17 +170,28 @@ int sg_cgroup_walk(int dirfd, sg_cgroup_id_fn fn, void *userdata)
 
 ssize_t sg_read_small(const char *path, char *buf, size_t len)
 {
+	size_t got = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
-	ssize_t n = read(fd, buf, len - 1);
-	int err = errno;
+	/* Until end of file or a full buffer: a kernel stack may take reads. */
+	while (got + 1 < len) {
+		ssize_t n = read(fd, buf + got, len - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int err = -errno;
+			close(fd);
+			return err;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
 	close(fd);
-	if (n < 0)
-		return -err;
-	buf[n] = '\0';
-	return n;
+	buf[got] = '\0';
+	return (ssize_t)got;
 }
 
 int sg_proc_stat(const char *proc, pid_t pid, char *state, bool *kthread)

@@ -316,14 +316,6 @@ static int load_config(const char *path, const char *base, size_t njobs, struct 
 
 /* ---- the tick ---- */
 
-static double uptime_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static uint64_t thread_cpu_nsec(void)
 {
 	struct timespec ts;
@@ -350,7 +342,7 @@ struct generation {
 static void tick(struct generation *gen)
 {
 	if (gen->kmsg.fd >= 0)
-		sg_kmsg_drain(&gen->kmsg, uptime_seconds(), gen->pending_events, on_kernel_event, NULL);
+		sg_kmsg_drain(&gen->kmsg, sg_uptime_seconds(), gen->pending_events, on_kernel_event, NULL);
 	size_t n = sg_generation_tick(&gen->core, sg_now_usec(), 0, gen->pending_events);
 	for (size_t i = 0; i < n; i++)
 		sg_log_decision(&gen->core.cfg, &gen->core.decisions[i]);

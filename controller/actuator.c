@@ -60,13 +60,11 @@ static const char *target_name(const struct sg_rule *rule, const struct sg_confi
 static int revert_entry(const struct sg_config *cfg, const struct sg_undo *undo, const char *reason)
 {
 	const struct sg_action *action = sg_action_for(undo->kind);
-	const struct sg_rule *rule = NULL;
+	int index = sg_config_find_rule(cfg, undo->rule);
+	const struct sg_rule *rule = index < 0 ? NULL : &cfg->rules[index];
 	const struct sg_outcome about = { undo->rule, undo->job, undo->step, undo->level, false, NULL };
 	char what[512];
 
-	for (size_t i = 0; i < cfg->nrules && !rule; i++)
-		if (strcmp(cfg->rules[i].name, undo->rule) == 0)
-			rule = &cfg->rules[i];
 	const struct sg_step *step = rule && undo->level >= 1 && undo->level <= rule->nsteps ?
 					     &rule->steps[undo->level - 1] : NULL;
 	if (step && strcmp(step->text, undo->step) != 0)
@@ -262,17 +260,15 @@ unsigned sg_actuator_revert_all(struct sg_actuator *act, const struct sg_config 
 	return failed;
 }
 
-unsigned sg_actuator_settle(struct sg_actuator *act, const struct sg_config *cfg, const struct sg_policy *policy)
+unsigned sg_actuator_settle(struct sg_actuator *act, const struct sg_config *cfg,
+			    const struct sg_policy *policy)
 {
 	unsigned failed = 0;
 
 	for (size_t i = act->state.count; i-- > 0;) {
 		const struct sg_undo *entry = &act->state.entries[i].undo;
-		unsigned level = 0;
-
-		for (size_t r = 0; r < cfg->nrules; r++)
-			if (strcmp(cfg->rules[r].name, entry->rule) == 0)
-				level = sg_policy_level(policy, r);
+		int rule = sg_config_find_rule(cfg, entry->rule);
+		unsigned level = rule < 0 ? 0 : sg_policy_level(policy, (size_t)rule);
 		if (entry->level <= level)
 			continue;
 		memcpy(act->undo, entry, sizeof(*act->undo));

@@ -19,7 +19,10 @@
 
 #include <jansson.h>
 
+#include "cgroupfs.h"
 #include "config_values.h"
+#include "jobio.h"
+#include "jsonbytes.h"
 #include "log.h"
 #include "procfs.h"
 #include "units.h"
@@ -31,60 +34,13 @@
 static const char recorder_note[] =
 	"no BPF recorder in this release: offcpu.folded and oncpu.folded are not written";
 
-/* A NUL-terminated byte string -> a JSON string of one code point per byte (as state.c). */
-static json_t *bytes_json(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s), n = 0;
-	char *utf8 = malloc(2 * len + 1);
-	json_t *out;
-
-	if (!utf8)
-		return NULL;
-	for (; *p; p++) {
-		if (*p < 0x80) {
-			utf8[n++] = (char)*p;
-		} else {
-			utf8[n++] = (char)(0xc0 | (*p >> 6));
-			utf8[n++] = (char)(0x80 | (*p & 0x3f));
-		}
-	}
-	out = json_stringn(utf8, n);
-	free(utf8);
-	return out;
-}
-
 static int set_bytes(json_t *obj, const char *key, const char *value)
 {
-	json_t *v = value ? bytes_json(value) : json_null();
+	json_t *v = json_null();
 
-	return v && json_object_set_new(obj, key, v) == 0 ? 0 : -ENOMEM;
-}
-
-/* Reads up to size - 1 bytes of path, NUL-terminated. Returns the length or -errno. */
-static ssize_t read_small(const char *path, char *buf, size_t size)
-{
-	size_t len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	while (len + 1 < size) {
-		ssize_t n = read(fd, buf + len, size - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int err = -errno;
-			close(fd);
-			return err;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	return (ssize_t)len;
+	if (value && sg_json_from_bytes(value, strlen(value) + 1, &v) < 0)
+		return -ENOMEM;
+	return json_object_set_new(obj, key, v) == 0 ? 0 : -ENOMEM;
 }
 
 /* Creates name in dirfd, 0600 whatever the umask. Returns a FILE or NULL with errno. */
@@ -182,7 +138,7 @@ static int write_incident(int dirfd, const struct sg_capture_input *in, time_t n
 	if (uname(&uts) < 0)
 		memset(&uts, 0, sizeof(uts));
 	snprintf(path, sizeof(path), "%s/uptime", in->proc_root);
-	json_t *uptime = read_small(path, buf, sizeof(buf)) > 0 ? json_real(strtod(buf, NULL))
+	json_t *uptime = sg_read_small(path, buf, sizeof(buf)) > 0 ? json_real(strtod(buf, NULL))
 							       : json_null();
 
 	if (set_bytes(obj, "rule", in->rule) || set_bytes(obj, "job", in->job) ||
@@ -283,15 +239,6 @@ static bool stat_cpu(const char *buf, unsigned long long *utime, unsigned long l
 	return sscanf(p, " %llu %llu", utime, stime) == 2;
 }
 
-static bool io_bytes(const char *buf, unsigned long long *rd, unsigned long long *wr)
-{
-	const char *r = strstr(buf, "\nread_bytes: ");
-	const char *w = strstr(buf, "\nwrite_bytes: ");
-
-	return r && w && sscanf(r, "\nread_bytes: %llu", rd) == 1 &&
-	       sscanf(w, "\nwrite_bytes: %llu", wr) == 1;
-}
-
 static void put_comm(FILE *f, const char *comm)
 {
 	char esc[64 * 4 + 1];
@@ -304,7 +251,7 @@ static void put_comm(FILE *f, const char *comm)
 static void put_cgroup(FILE *f, const char *path)
 {
 	char buf[4096], esc[4096];
-	ssize_t n = read_small(path, buf, sizeof(buf));
+	ssize_t n = sg_read_small(path, buf, sizeof(buf));
 
 	if (n < 0) {
 		fprintf(f, "  cgroup: (cannot read %s: %s)\n", path, strerror((int)-n));
@@ -329,13 +276,13 @@ static void put_dtask(FILE *f, const char *proc_root, int pid, int tid,
 	snprintf(path, sizeof(path), "%s/%d/cgroup", proc_root, pid);
 	put_cgroup(f, path);
 	snprintf(path, sizeof(path), "%s/%d/task/%d/wchan", proc_root, pid, tid);
-	n = read_small(path, buf, 256);
+	n = sg_read_small(path, buf, 256);
 	if (n < 0)
 		fprintf(f, "  wchan: (cannot read %s: %s)\n", path, strerror((int)-n));
 	else
 		fprintf(f, "  wchan: %s\n", n == 0 || strcmp(buf, "0") == 0 ? "-" : buf);
 	snprintf(path, sizeof(path), "%s/%d/task/%d/stack", proc_root, pid, tid);
-	n = read_small(path, buf, sizeof(buf));
+	n = sg_read_small(path, buf, sizeof(buf));
 	fprintf(f, "  stack:\n");
 	if (n < 0) {
 		fprintf(f, "    (cannot read %s: %s)\n", path, strerror((int)-n));
@@ -368,7 +315,7 @@ static size_t scan_threads(FILE *f, const char *proc_root, int pid)
 			continue;
 		int tid = atoi(e->d_name);
 		snprintf(path, sizeof(path), "%s/%d/task/%d/stat", proc_root, pid, tid);
-		ssize_t n = read_small(path, buf, sizeof(buf));
+		ssize_t n = sg_read_small(path, buf, sizeof(buf));
 		if (n <= 0 || sg_task_stat_parse(buf, (size_t)n, &st) < 0 || st.state != 'D')
 			continue;
 		put_dtask(f, proc_root, pid, tid, &st);
@@ -410,7 +357,7 @@ static int write_tasks(int dirfd, const char *proc_root, uint64_t deadline, uint
 		nprocs++;
 		ndstate += scan_threads(f, proc_root, pid);
 		snprintf(path, sizeof(path), "%s/%d/stat", proc_root, pid);
-		ssize_t n = read_small(path, buf, sizeof(buf));
+		ssize_t n = sg_read_small(path, buf, sizeof(buf));
 		if (n <= 0 || sg_task_stat_parse(buf, (size_t)n, &st) < 0)
 			continue;
 		p.state = st.state;
@@ -418,11 +365,15 @@ static int write_tasks(int dirfd, const char *proc_root, uint64_t deadline, uint
 		if (stat_cpu(buf, &p.a, &p.b))
 			top_insert(cpu, &ncpu, &p);
 		snprintf(path, sizeof(path), "%s/%d/io", proc_root, pid);
-		n = read_small(path, buf, sizeof(buf));
+		n = sg_read_small(path, buf, sizeof(buf));
 		if (n == -EACCES || n == -EPERM)
 			io_denied++;
-		if (n > 0 && io_bytes(buf, &p.a, &p.b))
+		uint64_t rd, wr;
+		if (n > 0 && sg_proc_io_parse(buf, (size_t)n, &rd, &wr) == 0) {
+			p.a = rd;
+			p.b = wr;
 			top_insert(io, &nio, &p);
+		}
 	}
 	closedir(d);
 	fprintf(f, "# %zu tasks in D state in %zu processes\n", ndstate, nprocs);

@@ -224,26 +224,10 @@ static void *grow(void *array, size_t *cap, size_t need, size_t size)
 	return array;
 }
 
-static int find_job(const struct sg_config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->njobs; i++)
-		if (strcmp(cfg->jobs[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
-static int find_rule(const struct sg_config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->nrules; i++)
-		if (strcmp(cfg->rules[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
 static void begin_job(struct parser *p, const char *name)
 {
 	struct sg_config *cfg = p->cfg;
-	int dup = find_job(cfg, name);
+	int dup = sg_config_find_job(cfg, name);
 	struct sg_job *jobs;
 
 	if (strcmp(name, "top-io") == 0) {
@@ -271,7 +255,7 @@ static void begin_job(struct parser *p, const char *name)
 static void begin_rule(struct parser *p, const char *name)
 {
 	struct sg_config *cfg = p->cfg;
-	int dup = find_rule(cfg, name);
+	int dup = sg_config_find_rule(cfg, name);
 	struct rule_extra *extra = NULL;
 	struct sg_rule *rules, *rule;
 
@@ -764,7 +748,7 @@ static void finish_rule(struct parser *p, struct sg_rule *rule, const struct rul
 	if (x->job_line && strcmp(x->job, "top-io") == 0) {
 		rule->target = SG_TARGET_TOP_IO;
 	} else if (x->job_line) {
-		int job = find_job(cfg, x->job);
+		int job = sg_config_find_job(cfg, x->job);
 
 		if (job < 0) {
 			error_at(p, x->job_line, "job = %s names no [job %s] (expected a [job] "
@@ -780,7 +764,7 @@ static void finish_rule(struct parser *p, struct sg_rule *rule, const struct rul
 
 		if (sg_signal_parse(rule->conds[c].signal, &ref, why, sizeof(why)) == 0 &&
 		    (ref.family == SG_SIG_JOB_PSI || ref.family == SG_SIG_JOB_IO) &&
-		    find_job(cfg, ref.job) < 0)
+		    sg_config_find_job(cfg, ref.job) < 0)
 			error_at(p, rule->conds[c].line, "when %s names no [job %s]",
 				 rule->conds[c].signal, ref.job);
 	}

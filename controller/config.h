@@ -162,7 +162,9 @@ void sg_config_errors_free(struct sg_config_errors *errors);
 /* Prints the rules, their conditions and ladders as understood (`check`). */
 void sg_config_print(const struct sg_config *cfg, FILE *out);
 
-/* Lookup helpers. */
+/* Lookup helpers. The index of the job or rule of that name, or -1. */
+int sg_config_find_job(const struct sg_config *cfg, const char *name);
+int sg_config_find_rule(const struct sg_config *cfg, const char *name);
 const struct sg_hook *sg_rule_hook(const struct sg_rule *rule, const char *name);
 const char *sg_op_text(enum sg_op op);
 const char *sg_step_kind_name(enum sg_step_kind kind);

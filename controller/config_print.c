@@ -111,6 +111,22 @@ void sg_config_print(const struct sg_config *cfg, FILE *out)
 		print_rule(cfg, &cfg->rules[r], out);
 }
 
+int sg_config_find_job(const struct sg_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->njobs; i++)
+		if (strcmp(cfg->jobs[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int sg_config_find_rule(const struct sg_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nrules; i++)
+		if (strcmp(cfg->rules[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
 const struct sg_hook *sg_rule_hook(const struct sg_rule *rule, const char *name)
 {
 	for (size_t i = 0; i < rule->nhooks; i++)

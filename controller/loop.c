@@ -61,14 +61,6 @@ struct guardian {
 	uint64_t ticks;
 };
 
-static double uptime_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void on_kernel_event(const struct sg_kmsg_event_info *ev, const struct sg_kmsg_record *rec, void *userdata)
 {
 	(void)userdata;
@@ -170,7 +162,7 @@ static void tick(struct guardian *g, uint64_t now, double lag_ms)
 	struct generation *gen = g->gen;
 
 	if (g->kmsg.fd >= 0 && g->kmsg.is_regular) {
-		sg_kmsg_drain(&g->kmsg, uptime_seconds(), g->pending_events, on_kernel_event, g);
+		sg_kmsg_drain(&g->kmsg, sg_uptime_seconds(), g->pending_events, on_kernel_event, g);
 		report_kmsg_losses(g);
 	}
 	size_t n = sg_generation_tick(&gen->core, now, lag_ms, g->pending_events);
@@ -242,7 +234,7 @@ static int on_kmsg(sd_event_source *source, int fd, uint32_t revents, void *user
 	(void)revents;
 	for (int e = 0; e < SG_EV_COUNT; e++)
 		before += g->pending_events[e];
-	int r = sg_kmsg_drain(&g->kmsg, uptime_seconds(), g->pending_events, on_kernel_event, g);
+	int r = sg_kmsg_drain(&g->kmsg, sg_uptime_seconds(), g->pending_events, on_kernel_event, g);
 	if (r < 0) {
 		sg_log_errno(LOG_ERR, r, "reading the kernel log failed: it is no longer watched");
 		sd_event_source_set_enabled(g->kmsg_source, SD_EVENT_OFF);

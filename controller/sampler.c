@@ -23,15 +23,20 @@
 #define SMALL_BUF 4096
 
 #define JOB_REOPEN_USEC USEC_PER_SEC
+
+/* One pressure file: its fd and the previous reading, for `stall`. */
+struct psi_sensor {
+	int fd;
+	struct sg_psi prev;
+	bool have_prev;
+};
 #define PROCS_REFRESH_USEC USEC_PER_SEC
 
 struct job_sensors {
 	char dir[SG_PATH_MAX * 2]; /* the job's cgroup directory, "" when it has none */
 	bool lost;                 /* its files stopped reading: the cgroup went away */
 	uint64_t reopen_at;        /* when to look for it again */
-	int psi_fd[SG_PSI_NRES];
-	struct sg_psi psi_prev[SG_PSI_NRES];
-	bool psi_have_prev[SG_PSI_NRES];
+	struct psi_sensor psi[SG_PSI_NRES];
 	int iostat_fd;   /* io.stat, when the io controller is enabled */
 	int procs_fd;    /* cgroup.procs otherwise */
 	struct sg_proc_io_cache io_cache; /* its processes' /proc/PID/io, with procs_fd */
@@ -49,9 +54,7 @@ struct sg_sampler {
 	/* What the rules test: only those files are read in a tick. */
 	bool want_psi[SG_PSI_NRES], want_disks, want_stat, want_loadavg;
 	int proc_fd;
-	int psi_fd[SG_PSI_NRES];
-	struct sg_psi psi_prev[SG_PSI_NRES];
-	bool psi_have_prev[SG_PSI_NRES];
+	struct psi_sensor psi[SG_PSI_NRES];
 	int diskstats_fd, stat_fd, loadavg_fd;
 	char *diskstats_buf;
 	char *scratch;
@@ -114,13 +117,9 @@ static void compute_wants(struct sg_sampler *s, bool every_signal)
 		for (size_t c = 0; c < cfg->rules[i].nconds; c++) {
 			struct sg_signal_ref ref;
 			char why[128];
-			int job = -1;
-
 			if (sg_signal_parse(cfg->rules[i].conds[c].signal, &ref, why, sizeof(why)) < 0)
 				continue;
-			for (size_t j = 0; j < cfg->njobs && job < 0; j++)
-				if (strcmp(cfg->jobs[j].name, ref.job) == 0)
-					job = (int)j;
+			int job = sg_config_find_job(cfg, ref.job);
 			switch (ref.family) {
 			case SG_SIG_PSI: s->want_psi[ref.res] = true; break;
 			case SG_SIG_DISK: s->want_disks = true; break;
@@ -146,8 +145,8 @@ static void compute_wants(struct sg_sampler *s, bool every_signal)
 static void close_job_files(struct job_sensors *js)
 {
 	for (int r = 0; r < SG_PSI_NRES; r++) {
-		close_fd(&js->psi_fd[r]);
-		js->psi_have_prev[r] = false;
+		close_fd(&js->psi[r].fd);
+		js->psi[r].have_prev = false;
 	}
 	close_fd(&js->iostat_fd);
 	close_fd(&js->procs_fd);
@@ -169,7 +168,7 @@ static bool open_job_files(struct job_sensors *js)
 		if (!js->want_psi[r])
 			continue;
 		snprintf(path, sizeof(path), "%s/%s.pressure", js->dir, sg_psi_resource_name((enum sg_psi_resource)r));
-		js->psi_fd[r] = open_ro(path);
+		js->psi[r].fd = open_ro(path);
 	}
 	if (js->want_io) {
 		snprintf(path, sizeof(path), "%s/io.stat", js->dir);
@@ -188,7 +187,7 @@ static void init_job(struct sg_sampler *s, size_t j, const struct sg_sampler_pat
 	struct job_sensors *js = &s->jobs[j];
 
 	for (int r = 0; r < SG_PSI_NRES; r++)
-		js->psi_fd[r] = -1;
+		js->psi[r].fd = -1;
 	js->iostat_fd = js->procs_fd = -1;
 	sg_proc_io_cache_init(&js->io_cache);
 	if (!job->cgroup[0] || !paths->cgroup[0]) {
@@ -261,12 +260,12 @@ int sg_sampler_new(struct sg_sampler **out, const struct sg_config *cfg, const s
 	compute_wants(s, every_signal);
 	s->proc_fd = open(paths->proc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (int r = 0; r < SG_PSI_NRES; r++) {
-		s->psi_fd[r] = -1;
+		s->psi[r].fd = -1;
 		if (!s->want_psi[r])
 			continue;
 		snprintf(path, sizeof(path), "%s/pressure/%s", paths->proc,
 			 sg_psi_resource_name((enum sg_psi_resource)r));
-		s->psi_fd[r] = open_wanted(path);
+		s->psi[r].fd = open_wanted(path);
 	}
 	snprintf(path, sizeof(path), "%s/diskstats", paths->proc);
 	s->diskstats_fd = s->want_disks ? open_wanted(path) : -1;
@@ -285,7 +284,7 @@ void sg_sampler_free(struct sg_sampler *s)
 	if (!s)
 		return;
 	for (int r = 0; r < SG_PSI_NRES; r++)
-		close_fd(&s->psi_fd[r]);
+		close_fd(&s->psi[r].fd);
 	close_fd(&s->diskstats_fd);
 	close_fd(&s->stat_fd);
 	close_fd(&s->loadavg_fd);
@@ -302,48 +301,36 @@ void sg_sampler_free(struct sg_sampler *s)
 	free(s);
 }
 
-/* One pressure file into its avg and stall slots. metrics_all: system PSI
- * (avg10, avg60, avg300, stall) or a job's (avg10, stall). */
-static bool read_psi(int fd, struct sg_psi *prev, bool *have_prev, double elapsed_usec, double *values,
-		     size_t (*slot)(const struct sg_sampler *, size_t, int, int, int), const struct sg_sampler *s,
-		     size_t owner, int res)
+/* Reads one pressure file: figures[kind][metric] get its averages and the
+ * stall over elapsed_usec (NaN where there is none). False when it cannot be
+ * read. */
+static bool read_psi(struct psi_sensor *sensor, double elapsed_usec,
+		     double figures[SG_PSI_NKIND][SG_PSI_NMETRIC])
 {
 	struct sg_psi now;
 
-	if (fd < 0 || sg_psi_read_fd(fd, &now) < 0) {
-		*have_prev = false;
+	for (int k = 0; k < SG_PSI_NKIND; k++)
+		for (int m = 0; m < SG_PSI_NMETRIC; m++)
+			figures[k][m] = NAN;
+	if (sensor->fd < 0 || sg_psi_read_fd(sensor->fd, &now) < 0) {
+		sensor->have_prev = false;
 		return false;
 	}
 	for (int k = 0; k < SG_PSI_NKIND; k++) {
 		const struct sg_psi_line *line = k == SG_PSI_SOME ? &now.some : &now.full;
-		const struct sg_psi_line *before = k == SG_PSI_SOME ? &prev->some : &prev->full;
+		const struct sg_psi_line *before = k == SG_PSI_SOME ? &sensor->prev.some : &sensor->prev.full;
 		if (!line->present)
 			continue;
-		values[slot(s, owner, res, k, SG_PSI_AVG10)] = line->avg10;
-		if (owner == SIZE_MAX) {
-			values[slot(s, owner, res, k, SG_PSI_AVG60)] = line->avg60;
-			values[slot(s, owner, res, k, SG_PSI_AVG300)] = line->avg300;
-		}
-		if (*have_prev && before->present)
-			values[slot(s, owner, res, k, SG_PSI_STALL)] =
+		figures[k][SG_PSI_AVG10] = line->avg10;
+		figures[k][SG_PSI_AVG60] = line->avg60;
+		figures[k][SG_PSI_AVG300] = line->avg300;
+		if (sensor->have_prev && before->present)
+			figures[k][SG_PSI_STALL] =
 				sg_psi_stall_percent(before->total, line->total, (uint64_t)elapsed_usec);
 	}
-	*prev = now;
-	*have_prev = true;
+	sensor->prev = now;
+	sensor->have_prev = true;
 	return true;
-}
-
-static size_t system_psi_slot(const struct sg_sampler *s, size_t owner, int res, int kind, int metric)
-{
-	(void)s;
-	(void)owner;
-	return sg_slot_psi((enum sg_psi_resource)res, (enum sg_psi_kind)kind, (enum sg_psi_metric)metric);
-}
-
-static size_t job_psi_slot(const struct sg_sampler *s, size_t owner, int res, int kind, int metric)
-{
-	return sg_slot_job_psi(s->tab, owner, (enum sg_psi_resource)res, (enum sg_psi_kind)kind,
-			       (enum sg_psi_metric)metric);
 }
 
 static void read_disks(struct sg_sampler *s, double elapsed_ms, double *values)
@@ -476,9 +463,13 @@ void sg_sampler_read(struct sg_sampler *s, uint64_t now_usec, double lag_ms, str
 		values[i] = NAN;
 	sample->now_usec = now_usec;
 	values[sg_slot_misc(SG_MISC_LOOP_LAG)] = lag_ms;
-	for (int r = 0; r < SG_PSI_NRES; r++)
-		read_psi(s->psi_fd[r], &s->psi_prev[r], &s->psi_have_prev[r], elapsed_usec, values, system_psi_slot,
-			 s, SIZE_MAX, r);
+	double psi[SG_PSI_NKIND][SG_PSI_NMETRIC];
+	for (int r = 0; r < SG_PSI_NRES; r++) {
+		read_psi(&s->psi[r], elapsed_usec, psi);
+		for (int k = 0; k < SG_PSI_NKIND; k++)
+			for (int m = 0; m < SG_PSI_NMETRIC; m++)
+				values[sg_slot_psi(r, k, m)] = psi[k][m];
+	}
 	read_disks(s, elapsed_usec / 1000.0, values);
 	read_tasks(s, values);
 	for (size_t j = 0; j < s->cfg->njobs; j++) {
@@ -490,9 +481,13 @@ void sg_sampler_read(struct sg_sampler *s, uint64_t now_usec, double lag_ms, str
 		io_open = js->iostat_fd >= 0 || js->procs_fd >= 0;
 		io_read = read_job_io(s, j, now_usec, elapsed_usec / 1e6, values);
 		for (int r = 0; r < SG_PSI_NRES; r++) {
-			psi_open |= js->psi_fd[r] >= 0;
-			psi_read |= read_psi(js->psi_fd[r], &js->psi_prev[r], &js->psi_have_prev[r], elapsed_usec,
-					     values, job_psi_slot, s, j, r);
+			psi_open |= js->psi[r].fd >= 0;
+			psi_read |= read_psi(&js->psi[r], elapsed_usec, psi);
+			/* A job's PSI signals are avg10 and stall. */
+			for (int k = 0; k < SG_PSI_NKIND; k++) {
+				values[sg_slot_job_psi(s->tab, j, r, k, SG_PSI_AVG10)] = psi[k][SG_PSI_AVG10];
+				values[sg_slot_job_psi(s->tab, j, r, k, SG_PSI_STALL)] = psi[k][SG_PSI_STALL];
+			}
 		}
 		/* A removed cgroup's open files fail to read (ENODEV). Its pressure
 		 * files tell at once; cgroup.procs only when it is read again. */

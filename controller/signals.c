@@ -230,14 +230,6 @@ size_t sg_slot_job_io(const struct sg_signal_table *tab, size_t job, enum sg_io_
 	return job_base(tab, job) + JOB_PSI_SLOTS + dir;
 }
 
-static int find_job(const struct sg_config *cfg, const char *name)
-{
-	for (size_t j = 0; j < cfg->njobs; j++)
-		if (strcmp(cfg->jobs[j].name, name) == 0)
-			return (int)j;
-	return -ENOENT;
-}
-
 int sg_signal_slot(const struct sg_signal_table *tab, const struct sg_config *cfg, const char *name)
 {
 	struct sg_signal_ref ref;
@@ -259,11 +251,11 @@ int sg_signal_slot(const struct sg_signal_table *tab, const struct sg_config *cf
 				return (int)sg_slot_disk(tab, d, ref.disk_metric);
 		return -ENOENT;
 	case SG_SIG_JOB_PSI:
-		job = find_job(cfg, ref.job);
-		return job < 0 ? job : (int)sg_slot_job_psi(tab, (size_t)job, ref.res, ref.kind, ref.metric);
+		job = sg_config_find_job(cfg, ref.job);
+		return job < 0 ? -ENOENT : (int)sg_slot_job_psi(tab, (size_t)job, ref.res, ref.kind, ref.metric);
 	case SG_SIG_JOB_IO:
-		job = find_job(cfg, ref.job);
-		return job < 0 ? job : (int)sg_slot_job_io(tab, (size_t)job, ref.dir);
+		job = sg_config_find_job(cfg, ref.job);
+		return job < 0 ? -ENOENT : (int)sg_slot_job_io(tab, (size_t)job, ref.dir);
 	case SG_SIG_KMSG:
 		break;
 	}

@@ -71,14 +71,6 @@ static void sleep_until(uint64_t deadline_usec)
 		;
 }
 
-static double uptime_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int sg_signals_command(const struct sg_config *cfg, const struct sg_signals_options *options, FILE *out)
 {
 	char disks[SG_DISK_MAX][SG_DISK_NAME_MAX], cgroup_root[SG_PATH_MAX];
@@ -115,7 +107,7 @@ int sg_signals_command(const struct sg_config *cfg, const struct sg_signals_opti
 		uint64_t now = sg_now_usec();
 		memset(sample.events, 0, sizeof(sample.events));
 		if (kmsg.fd >= 0)
-			sg_kmsg_drain(&kmsg, uptime_seconds(), sample.events, NULL, NULL);
+			sg_kmsg_drain(&kmsg, sg_uptime_seconds(), sample.events, NULL, NULL);
 		sg_sampler_read(sampler, now, now > next ? (double)(now - next) / 1000.0 : 0, &sample);
 		print_sample(out, cfg, &tab, &sample, &kmsg, options->period_usec, options->json);
 		if (!options->json && (options->count == 0 || printed + 1 < options->count))

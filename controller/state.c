@@ -46,6 +46,8 @@
 
 #include <jansson.h>
 
+#include "jsonbytes.h"
+
 #include "log.h"
 #include "units.h"
 
@@ -92,56 +94,6 @@ static bool kind_known(enum sg_step_kind kind)
 	return strcmp(sg_step_kind_name(kind), "?") != 0;
 }
 
-/* A NUL-terminated byte string of a member of size bytes -> a JSON string of one code point
- * per byte. -EINVAL when it has no NUL within size. */
-static int bytes_to_json(const char *s, size_t size, json_t **out)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	const unsigned char *nul = memchr(s, '\0', size);
-	size_t n = 0;
-
-	if (!nul)
-		return -EINVAL;
-	char *utf8 = malloc(2 * (size_t)(nul - p) + 1);
-	if (!utf8)
-		return -ENOMEM;
-	for (; p < nul; p++) {
-		if (*p < 0x80) {
-			utf8[n++] = (char)*p;
-		} else {
-			utf8[n++] = (char)(0xc0 | (*p >> 6));
-			utf8[n++] = (char)(0x80 | (*p & 0x3f));
-		}
-	}
-	*out = json_stringn(utf8, n);
-	free(utf8);
-	return *out ? 0 : -ENOMEM;
-}
-
-/* The reverse: -E2BIG when it does not fit in size bytes with its NUL, -EILSEQ for a NUL or a
- * code point above U+00FF. */
-static int json_to_bytes(const json_t *value, char *dst, size_t size)
-{
-	const unsigned char *s = (const unsigned char *)json_string_value(value);
-	size_t len = json_string_length(value), n = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned c = s[i];
-		if (c >= 0x80) {
-			if ((c != 0xc2 && c != 0xc3) || i + 1 >= len || (s[i + 1] & 0xc0) != 0x80)
-				return -EILSEQ;
-			c = ((c & 0x03) << 6) | (s[++i] & 0x3f);
-		}
-		if (c == 0)
-			return -EILSEQ;
-		if (n + 1 >= size)
-			return -E2BIG;
-		dst[n++] = (char)c;
-	}
-	dst[n] = '\0';
-	return 0;
-}
-
 static int get_bytes(const json_t *obj, const char *key, char *dst, size_t size, size_t index,
 		     char *why)
 {
@@ -149,7 +101,7 @@ static int get_bytes(const json_t *obj, const char *key, char *dst, size_t size,
 
 	if (!json_is_string(value))
 		return invalid(why, "entries[%zu].%s: missing or not a string", index, key);
-	switch (json_to_bytes(value, dst, size)) {
+	switch (sg_json_to_bytes(value, dst, size)) {
 	case 0:
 		return 0;
 	case -E2BIG:
@@ -302,7 +254,7 @@ static int set_new(json_t *obj, const char *key, json_t *value)
 static int set_bytes(json_t *obj, const char *key, const char *s, size_t size)
 {
 	json_t *value;
-	int r = bytes_to_json(s, size, &value);
+	int r = sg_json_from_bytes(s, size, &value);
 
 	return r < 0 ? r : set_new(obj, key, value);
 }

@@ -29,14 +29,6 @@ static void add(struct sg_triggers *triggers, const char *path, bool full, doubl
 	t->window_usec = 0;
 }
 
-static const struct sg_job *find_job(const struct sg_config *cfg, const char *name)
-{
-	for (size_t j = 0; j < cfg->njobs; j++)
-		if (strcmp(cfg->jobs[j].name, name) == 0)
-			return &cfg->jobs[j];
-	return NULL;
-}
-
 void sg_triggers_plan(const struct sg_config *cfg, const char *proc, const char *cgroup_root,
 		      struct sg_triggers *triggers)
 {
@@ -56,7 +48,8 @@ void sg_triggers_plan(const struct sg_config *cfg, const char *proc, const char 
 			if (ref.family == SG_SIG_PSI) {
 				snprintf(path, sizeof(path), "%s/pressure/%s", proc, res);
 			} else if (ref.family == SG_SIG_JOB_PSI) {
-				const struct sg_job *job = find_job(cfg, ref.job);
+				int j = sg_config_find_job(cfg, ref.job);
+				const struct sg_job *job = j < 0 ? NULL : &cfg->jobs[j];
 				if (!job || !job->cgroup[0] || !cgroup_root[0])
 					continue;
 				snprintf(path, sizeof(path), "%s%s/%s.pressure", cgroup_root, job->cgroup, res);

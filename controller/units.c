@@ -119,3 +119,11 @@ int sg_msec_until(uint64_t now, uint64_t deadline, int max_msec)
 
 	return left < (uint64_t)max_msec ? (int)left : max_msec;
 }
+
+double sg_uptime_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -31,6 +31,10 @@ size_t sg_strlcpy(char *dst, const char *src, size_t len);
 /* Monotonic time in microseconds. */
 uint64_t sg_now_usec(void);
 
+/* Seconds since boot, suspend included (CLOCK_BOOTTIME): the kernel log's
+ * clock, against which a soft lockup's "stuck for" is judged. */
+double sg_uptime_seconds(void);
+
 /* Milliseconds from now until deadline (both sg_now_usec), rounded up so a
  * poll does not wake before the deadline, and at most max_msec; 0 once the
  * deadline has passed. */
