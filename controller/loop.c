@@ -35,6 +35,10 @@
 #include "triggers.h"
 #include "units.h"
 
+/* At exit, how long captures still being stored may take before the guardian
+ * goes anyway. */
+#define CAPTURE_DRAIN_USEC (5 * USEC_PER_SEC)
+
 struct generation {
 	struct sg_generation core; /* config, signal table, sampler, policy */
 	struct sg_history history; /* the last `history` of samples, for captures */
@@ -390,8 +394,12 @@ int sg_run(const struct sg_run_options *options)
 		goto out;
 	}
 	sg_kmsg_ring_init(g.kmsg_ring);
-	if (g.acting)
+	if (g.acting) {
 		point_captures(&g);
+		r = sg_capture_writer_start(&g.act.writer);
+		if (r < 0)
+			sg_log_errno(LOG_WARNING, r, "cannot start the capture writer: bundles are stored before acting");
+	}
 	announce(g.gen);
 	/* Nothing a crashed run froze, throttled, demoted or drained stays so. */
 	if (g.acting && g.act.state.count) {
@@ -456,8 +464,10 @@ out:
 			sg_log(LOG_WARNING, "on_exit = keep: %zu steps stay applied (stallguard revert undoes them)",
 			       g.act.state.count);
 	}
-	if (g.acting)
+	if (g.acting) {
+		sg_capture_writer_stop(g.act.writer, CAPTURE_DRAIN_USEC);
 		sg_actuator_close(&g.act);
+	}
 	sd_event_source_disable_unref(g.timer);
 	if (g.timer_fd >= 0)
 		close(g.timer_fd);

@@ -40,14 +40,6 @@ struct fix {
 	struct sg_kmsg_ring *ring;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	static struct fix f;
@@ -109,7 +101,7 @@ static int teardown(void **state)
 	sg_history_free(&f->hist);
 	sg_config_free(&f->cfg);
 	if (f->tmp[0])
-		nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		fixture_remove_tree(f->tmp);
 	return 0;
 }
 

@@ -274,14 +274,6 @@ static void test_print(void **state)
 	free(buf);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* More findings than fit: 70 disks with scheduler none, in a tree built here. */
 static void test_truncated(void **state)
 {
@@ -308,7 +300,7 @@ static void test_truncated(void **state)
 		assert_int_equal(fclose(f), 0);
 	}
 	sg_doctor_run(root, false, &r);
-	assert_int_equal(nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(fixture_remove_tree(root), 0);
 
 	/* psi, cgroup, btf, lockup, hung-task, kmsg: 6 findings, then 70 disks. */
 	assert_int_equal(r.count, SG_DOCTOR_MAX_FINDINGS);
