@@ -8,12 +8,12 @@ SYSCONFDIR ?= /etc
 VERSION := $(shell cat VERSION)
 
 CC ?= cc
-PKGS := libsystemd inih jansson
+PKGS := libsystemd inih jansson libdw
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
 	  -D_GNU_SOURCE -DSG_VERSION='"$(VERSION)"' -fno-strict-aliasing \
 	  -Icontroller -Iactions
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsystemd -linih -ljansson) -lm
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsystemd -linih -ljansson -ldw -lelf) -lm
 
 B := build
 LIB_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c actions/*.c))
