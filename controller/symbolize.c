@@ -13,8 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <elfutils/libdwfl.h>
-
+#include "dwload.h"
 #include "kallsyms.h"
 
 #define DELETED_SUFFIX " (deleted)"
@@ -29,13 +28,21 @@ struct sg_symbolizer {
 	struct sg_ksyms kernel;
 	bool kernel_tried;
 	int kernel_err;
+	struct sg_dw dw;
+	int dw_err; /* of loading libdw: then every user address is unknown */
+	Dwfl_Callbacks callbacks;
+	char *debuginfo_path; /* NULL: libdw's default search path */
 	struct sym_proc *procs; /* nprocs, sorted by tgid */
 	size_t nprocs;
 };
 
-/* The process whose files libdw is opening: its find_elf callback has no
- * context argument, and the symbolizer only calls libdw from one thread. */
-static __thread pid_t opening_tgid;
+/* The process whose files libdw is opening and the library's functions: its
+ * find_elf callback has no context argument, and a symbolizer is used from
+ * one thread at a time. */
+static __thread struct {
+	pid_t tgid;
+	const struct sg_dw *dw;
+} opening;
 
 /* Opens, through /proc/TGID/map_files, the regular file mapped at the module's
  * first address: the very file the process mapped, deleted or replaced since,
@@ -46,8 +53,8 @@ static int open_map_file(Dwfl_Module *mod)
 	Dwarf_Addr low = 0;
 	char dir_path[64];
 
-	dwfl_module_info(mod, NULL, &low, NULL, NULL, NULL, NULL, NULL);
-	snprintf(dir_path, sizeof(dir_path), "/proc/%d/map_files", (int)opening_tgid);
+	opening.dw->module_info(mod, NULL, &low, NULL, NULL, NULL, NULL, NULL);
+	snprintf(dir_path, sizeof(dir_path), "/proc/%d/map_files", (int)opening.tgid);
 	DIR *dir = opendir(dir_path);
 	if (!dir)
 		return -1;
@@ -86,20 +93,22 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 			return fd;
 		}
 	}
-	return dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
+	return opening.dw->linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
 }
-
-static char *debuginfo_path; /* NULL: libdw's default search path */
-
-static const Dwfl_Callbacks proc_callbacks = {
-	.find_elf = find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
-	.debuginfo_path = &debuginfo_path,
-};
 
 struct sg_symbolizer *sg_symbolizer_new(void)
 {
-	return calloc(1, sizeof(struct sg_symbolizer));
+	struct sg_symbolizer *sym = calloc(1, sizeof(*sym));
+
+	if (!sym)
+		return NULL;
+	sym->dw_err = sg_dw_open(&sym->dw);
+	sym->callbacks = (Dwfl_Callbacks){
+		.find_elf = find_elf,
+		.find_debuginfo = sym->dw.standard_find_debuginfo,
+		.debuginfo_path = &sym->debuginfo_path,
+	};
+	return sym;
 }
 
 void sg_symbolizer_free(struct sg_symbolizer *sym)
@@ -108,8 +117,10 @@ void sg_symbolizer_free(struct sg_symbolizer *sym)
 		return;
 	sg_kallsyms_free(&sym->kernel);
 	for (size_t i = 0; i < sym->nprocs; i++)
-		dwfl_end(sym->procs[i].dwfl);
+		if (sym->procs[i].dwfl)
+			sym->dw.end(sym->procs[i].dwfl);
 	free(sym->procs);
+	sg_dw_close(&sym->dw);
 	free(sym);
 	malloc_trim(0);
 }
@@ -130,28 +141,35 @@ static int open_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 	Dwarf_Addr bias;
 
 	(void)userdata, (void)name, (void)start, (void)arg;
-	dwfl_module_getelf(mod, &bias); /* a file that cannot be opened leaves FILE+0xOFFSET names */
+	opening.dw->module_getelf(mod, &bias); /* a file that cannot be opened leaves FILE+0xOFFSET names */
 	return DWARF_CB_OK;
 }
 
 /* A Dwfl with the process's mappings and each mapped file opened, or NULL with *err set. */
-static Dwfl *proc_dwfl(uint32_t tgid, int *err)
+static Dwfl *proc_dwfl(struct sg_symbolizer *sym, uint32_t tgid, int *err)
 {
-	Dwfl *dwfl = dwfl_begin(&proc_callbacks);
+	const struct sg_dw *dw = &sym->dw;
+
+	if (sym->dw_err) {
+		*err = sym->dw_err;
+		return NULL;
+	}
+	Dwfl *dwfl = dw->begin(&sym->callbacks);
 	if (!dwfl) {
 		*err = -ENOMEM;
 		return NULL;
 	}
-	dwfl_report_begin(dwfl);
-	int rc = dwfl_linux_proc_report(dwfl, (pid_t)tgid);
-	dwfl_report_end(dwfl, NULL, NULL);
+	dw->report_begin(dwfl);
+	int rc = dw->linux_proc_report(dwfl, (pid_t)tgid);
+	dw->report_end(dwfl, NULL, NULL);
 	if (rc != 0) {
 		*err = rc < 0 ? -EINVAL : rc == ENOENT ? -ESRCH : -rc;
-		dwfl_end(dwfl);
+		dw->end(dwfl);
 		return NULL;
 	}
-	opening_tgid = (pid_t)tgid;
-	dwfl_getmodules(dwfl, open_elf, NULL, 0);
+	opening.tgid = (pid_t)tgid;
+	opening.dw = dw;
+	dw->getmodules(dwfl, open_elf, NULL, 0);
 	*err = 0;
 	return dwfl;
 }
@@ -181,7 +199,7 @@ static struct sym_proc *proc_get(struct sg_symbolizer *sym, uint32_t tgid)
 	sym->nprocs++;
 	*proc = (struct sym_proc){ .tgid = tgid, .err = -ENOSPC };
 	if (sym->nprocs <= SG_SYMBOLIZER_MAX_PROCS)
-		proc->dwfl = proc_dwfl(tgid, &proc->err);
+		proc->dwfl = proc_dwfl(sym, tgid, &proc->err);
 	return proc;
 }
 
@@ -215,10 +233,10 @@ int sg_symbolize_kernel(struct sg_symbolizer *sym, uint64_t addr, char *out, siz
 
 /* "FILE+0xOFFSET" for an address in a module whose symbols are unknown; a
  * pseudo-file like "[vdso: 123]" is written "[vdso]". */
-static void module_offset_name(Dwfl_Module *mod, uint64_t addr, char *out, size_t outlen)
+static void module_offset_name(const struct sg_dw *dw, Dwfl_Module *mod, uint64_t addr, char *out, size_t outlen)
 {
 	Dwarf_Addr start = 0;
-	const char *name = dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
+	const char *name = dw->module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
 	const char *base = name ? strrchr(name, '/') : NULL;
 	base = base ? base + 1 : name ? name : "";
 	size_t len = strlen(base), suffix = strlen(DELETED_SUFFIX);
@@ -239,15 +257,16 @@ int sg_symbolize_user(struct sg_symbolizer *sym, uint32_t tgid, uint64_t addr, c
 		return unknown(out, outlen, -ENOMEM);
 	if (!proc->dwfl)
 		return unknown(out, outlen, proc->err);
-	Dwfl_Module *mod = addr ? dwfl_addrmodule(proc->dwfl, addr) : NULL;
+	Dwfl_Module *mod = addr ? sym->dw.addrmodule(proc->dwfl, addr) : NULL;
 	if (!mod)
 		return unknown(out, outlen, -ENOENT);
 	GElf_Off offset;
 	GElf_Sym elf_sym;
-	opening_tgid = (pid_t)tgid;
-	const char *name = dwfl_module_addrinfo(mod, addr, &offset, &elf_sym, NULL, NULL, NULL);
+	opening.tgid = (pid_t)tgid;
+	opening.dw = &sym->dw;
+	const char *name = sym->dw.module_addrinfo(mod, addr, &offset, &elf_sym, NULL, NULL, NULL);
 	if (!name || !*name) {
-		module_offset_name(mod, addr, out, outlen);
+		module_offset_name(&sym->dw, mod, addr, out, outlen);
 		return -ENOENT;
 	}
 	snprintf(out, outlen, "%s", name);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Names for stack addresses, for captures. Kernel addresses through
  * /proc/kallsyms (kallsyms.h), read at the first kernel lookup, not before;
- * user addresses through elfutils' libdw, one Dwfl per process holding its
+ * user addresses through elfutils' libdw (loaded by sg_symbolizer_new and
+ * unloaded by sg_symbolizer_free, dwload.h), one Dwfl per process holding its
  * mappings and, once looked at, each mapped file's ELF (symbol table,
  * .gnu_debugdata, separate debug files under /usr/lib/debug).
  *
@@ -40,7 +41,8 @@ int sg_symbolizer_load_kernel(struct sg_symbolizer *sym);
 
 /* Reads the mappings of process tgid now and opens its mapped files, so its
  * addresses can be named after it exits. Adding a process twice does nothing
- * (returns the first result). Returns 0; -ESRCH when it is gone; -EACCES or
+ * (returns the first result). Returns 0; -ESRCH when it is gone; -ELIBACC
+ * when libdw could not be loaded; -EACCES or
  * another -errno when its maps cannot be read; -ENOSPC beyond
  * SG_SYMBOLIZER_MAX_PROCS processes; -ENOMEM. A process whose add failed stays
  * failed: its addresses are unknown. */
