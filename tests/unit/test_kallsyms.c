@@ -6,9 +6,9 @@
 #include "fixture.h"
 
 #include <errno.h>
-#include <inttypes.h>
 
 #include "kallsyms.h"
+#include "kernel_symbol.h"
 #include "symbolize.h"
 
 static struct sg_ksyms parse_fixture(const char *name, int want_finish)
@@ -126,36 +126,12 @@ static void test_no_text_symbols(void **state)
 	sg_kallsyms_free(&ks);
 }
 
-/* The address /proc/kallsyms gives the text symbol name; fails the test when it is absent or hidden. */
-static uint64_t real_address(const char *name)
-{
-	FILE *f = fopen("/proc/kallsyms", "r");
-	char line[1024];
-	uint64_t addr = 0;
-	int found = 0;
-
-	if (!f)
-		fail_msg("/proc/kallsyms: %s", strerror(errno));
-	while (!found && fgets(line, sizeof(line), f)) {
-		char type, sym[512];
-		if (sscanf(line, "%" SCNx64 " %c %511s", &addr, &type, sym) == 3 && (type == 'T' || type == 't') &&
-		    strcmp(sym, name) == 0)
-			found = 1;
-	}
-	fclose(f);
-	if (!found)
-		fail_msg("/proc/kallsyms has no text symbol %s", name);
-	if (addr == 0)
-		fail_msg("/proc/kallsyms shows zero addresses: this test needs root (CAP_SYSLOG)");
-	return addr;
-}
-
 static void test_real_kallsyms(void **state)
 {
 	(void)state;
 	struct sg_ksyms ks = { 0 };
-	uint64_t schedule = real_address("schedule");
-	uint64_t vfs_read = real_address("vfs_read");
+	uint64_t schedule = kernel_symbol("schedule");
+	uint64_t vfs_read = kernel_symbol("vfs_read");
 
 	assert_int_equal(sg_kallsyms_load("/proc/kallsyms", &ks), 0);
 	assert_true(ks.nsyms > 10000);
