@@ -2,6 +2,7 @@
 #include "symbolize.h"
 
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -36,64 +37,127 @@ struct sg_symbolizer {
 	size_t nprocs;
 };
 
-/* The process whose files libdw is opening and the library's functions: its
- * find_elf callback has no context argument, and a symbolizer is used from
- * one thread at a time. */
-static __thread struct {
+/* A /proc/PID/map_files entry: the mapping that begins at start. */
+struct map_file {
+	uint64_t start;
+	char name[40]; /* "START-END" in hex */
+};
+
+/* What the find_elf callback needs, which libdw cannot pass it: the process,
+ * the library's functions, and the process's map_files listed once. */
+struct open_ctx {
 	pid_t tgid;
 	const struct sg_dw *dw;
-} opening;
+	DIR *map_dir;           /* /proc/TGID/map_files, or NULL (not root, an old kernel) */
+	struct map_file *files; /* nfiles, sorted by start */
+	size_t nfiles;
+};
 
-/* Opens, through /proc/TGID/map_files, the regular file mapped at the module's
- * first address: the very file the process mapped, deleted or replaced since,
- * or in another mount namespace. -1 when that is not possible (not root, an
- * old kernel, a device mapping). */
-static int open_map_file(Dwfl_Module *mod)
+/* Set while libdw may call find_elf; a symbolizer is used from one thread at a time. */
+static __thread const struct open_ctx *opening;
+
+static int map_file_order(const void *a, const void *b)
 {
-	Dwarf_Addr low = 0;
-	char dir_path[64];
+	uint64_t x = ((const struct map_file *)a)->start, y = ((const struct map_file *)b)->start;
+	return (x > y) - (x < y);
+}
 
-	opening.dw->module_info(mod, NULL, &low, NULL, NULL, NULL, NULL, NULL);
-	snprintf(dir_path, sizeof(dir_path), "/proc/%d/map_files", (int)opening.tgid);
-	DIR *dir = opendir(dir_path);
-	if (!dir)
-		return -1;
-	int fd = -1;
+/* Lists /proc/TGID/map_files into ctx; when it cannot be, files are opened by path. */
+static void map_files_list(struct open_ctx *ctx)
+{
+	char path[64];
+	size_t cap = 0;
 	struct dirent *entry;
-	while ((entry = readdir(dir))) {
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files", (int)ctx->tgid);
+	if (!(ctx->map_dir = opendir(path)))
+		return;
+	while ((entry = readdir(ctx->map_dir))) {
 		char *dash;
 		errno = 0;
-		unsigned long long start = strtoull(entry->d_name, &dash, 16);
-		if (errno || *dash != '-' || start != low)
+		uint64_t start = strtoull(entry->d_name, &dash, 16);
+		if (errno || *dash != '-' || strlen(entry->d_name) >= sizeof(ctx->files->name))
 			continue;
-		struct stat st;
-		if (fstatat(dirfd(dir), entry->d_name, &st, 0) == 0 && S_ISREG(st.st_mode))
-			fd = openat(dirfd(dir), entry->d_name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-		if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
-			close(fd);
-			fd = -1;
+		if (ctx->nfiles == cap) {
+			struct map_file *grown = realloc(ctx->files, (cap ? cap * 2 : 64) * sizeof(*grown));
+			if (!grown)
+				break;
+			ctx->files = grown;
+			cap = cap ? cap * 2 : 64;
 		}
-		break;
+		ctx->files[ctx->nfiles].start = start;
+		strcpy(ctx->files[ctx->nfiles++].name, entry->d_name);
 	}
-	closedir(dir);
+	qsort(ctx->files, ctx->nfiles, sizeof(*ctx->files), map_file_order);
+}
+
+static void map_files_free(struct open_ctx *ctx)
+{
+	if (ctx->map_dir)
+		closedir(ctx->map_dir);
+	free(ctx->files);
+}
+
+static const struct map_file *map_file_find(const struct open_ctx *ctx, uint64_t start)
+{
+	struct map_file key = { .start = start };
+	return ctx->nfiles ? bsearch(&key, ctx->files, ctx->nfiles, sizeof(key), map_file_order) : NULL;
+}
+
+/* Opens path (relative to dir_fd) when it is a regular file holding an ELF
+ * object, else -1: a device is never opened, and a data file is not handed
+ * to libdw, which would decompress a whole .gz or .xz to look inside. */
+static int open_elf_file(int dir_fd, const char *path)
+{
+	struct stat st;
+	unsigned char magic[SELFMAG];
+
+	if (fstatat(dir_fd, path, &st, 0) < 0 || !S_ISREG(st.st_mode))
+		return -1;
+	int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || pread(fd, magic, SELFMAG, 0) != SELFMAG ||
+			memcmp(magic, ELFMAG, SELFMAG) != 0)) {
+		close(fd);
+		fd = -1;
+	}
 	return fd;
 }
 
+/* Whether a maps name ends with " (deleted)"; *len: its length without it. */
+static bool has_deleted_suffix(const char *name, size_t *len)
+{
+	size_t suffix = strlen(DELETED_SUFFIX);
+	*len = strlen(name);
+	if (*len <= suffix || strcmp(name + *len - suffix, DELETED_SUFFIX) != 0)
+		return false;
+	*len -= suffix;
+	return true;
+}
+
+/* Opens a module's file: through /proc/TGID/map_files when the guardian may
+ * (the very file the process mapped, even deleted or replaced since, or in
+ * another mount namespace), else by path; a deleted file that cannot be
+ * opened is read from the process's memory by libdw. */
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base, char **file_name,
 		    Elf **elfp)
 {
-	if (name[0] == '/') {
-		int fd = open_map_file(mod);
-		if (fd >= 0) {
-			size_t len = strlen(name), suffix = strlen(DELETED_SUFFIX);
-			if (len > suffix && strcmp(name + len - suffix, DELETED_SUFFIX) == 0)
-				len -= suffix;
-			/* The path as mapped, for libdw's search of a separate debug file beside it. */
-			*file_name = strndup(name, len);
-			return fd;
-		}
-	}
-	return opening.dw->linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
+	const struct open_ctx *ctx = opening;
+	size_t len;
+
+	if (!ctx)
+		return -1;
+	if (name[0] != '/')
+		return ctx->dw->linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
+	Dwarf_Addr low = 0;
+	ctx->dw->module_info(mod, NULL, &low, NULL, NULL, NULL, NULL, NULL);
+	const struct map_file *file = map_file_find(ctx, low);
+	bool deleted = has_deleted_suffix(name, &len);
+	int fd = file ? open_elf_file(dirfd(ctx->map_dir), file->name) : deleted ? -1 : open_elf_file(AT_FDCWD, name);
+	if (fd < 0)
+		return !file && deleted ? ctx->dw->linux_proc_find_elf(mod, userdata, name, base, file_name, elfp) : -1;
+	/* The path as mapped, for libdw's search of a separate debug file beside it. */
+	*file_name = strndup(name, len);
+	return fd;
 }
 
 struct sg_symbolizer *sg_symbolizer_new(void)
@@ -136,12 +200,15 @@ int sg_symbolizer_load_kernel(struct sg_symbolizer *sym)
 	return sym->kernel_err;
 }
 
+/* Opens a module's file now (arg: the library's functions); one that cannot be opened leaves its
+ * addresses named FILE+0xOFFSET, and libdw does not try it again. */
 static int open_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start, void *arg)
 {
+	const struct sg_dw *dw = arg;
 	Dwarf_Addr bias;
 
-	(void)userdata, (void)name, (void)start, (void)arg;
-	opening.dw->module_getelf(mod, &bias); /* a file that cannot be opened leaves FILE+0xOFFSET names */
+	(void)userdata, (void)name, (void)start;
+	dw->module_getelf(mod, &bias);
 	return DWARF_CB_OK;
 }
 
@@ -167,9 +234,12 @@ static Dwfl *proc_dwfl(struct sg_symbolizer *sym, uint32_t tgid, int *err)
 		dw->end(dwfl);
 		return NULL;
 	}
-	opening.tgid = (pid_t)tgid;
-	opening.dw = dw;
-	dw->getmodules(dwfl, open_elf, NULL, 0);
+	struct open_ctx ctx = { .tgid = (pid_t)tgid, .dw = dw };
+	map_files_list(&ctx);
+	opening = &ctx;
+	dw->getmodules(dwfl, open_elf, (void *)dw, 0);
+	opening = NULL;
+	map_files_free(&ctx);
 	*err = 0;
 	return dwfl;
 }
@@ -239,9 +309,8 @@ static void module_offset_name(const struct sg_dw *dw, Dwfl_Module *mod, uint64_
 	const char *name = dw->module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
 	const char *base = name ? strrchr(name, '/') : NULL;
 	base = base ? base + 1 : name ? name : "";
-	size_t len = strlen(base), suffix = strlen(DELETED_SUFFIX);
-	if (len > suffix && strcmp(base + len - suffix, DELETED_SUFFIX) == 0)
-		len -= suffix;
+	size_t len;
+	has_deleted_suffix(base, &len);
 	if (base[0] == '[' && memchr(base, ':', len)) {
 		len = (size_t)((const char *)memchr(base, ':', len) - base);
 		snprintf(out, outlen, "%.*s]+0x%" PRIx64, (int)len, base, addr - start);
@@ -262,8 +331,6 @@ int sg_symbolize_user(struct sg_symbolizer *sym, uint32_t tgid, uint64_t addr, c
 		return unknown(out, outlen, -ENOENT);
 	GElf_Off offset;
 	GElf_Sym elf_sym;
-	opening.tgid = (pid_t)tgid;
-	opening.dw = &sym->dw;
 	const char *name = sym->dw.module_addrinfo(mod, addr, &offset, &elf_sym, NULL, NULL, NULL);
 	if (!name || !*name) {
 		module_offset_name(&sym->dw, mod, addr, out, outlen);

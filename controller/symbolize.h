@@ -9,9 +9,13 @@
  * A process's mappings are read at sg_symbolizer_add_pid, or at the first
  * lookup of one of its addresses; after that, lookups use what was read even
  * when the process is gone. So a capture adds the processes a step may kill
- * BEFORE the kill. Mapped files are opened through /proc/PID/map_files when
- * the guardian may (root), which finds binaries deleted or replaced since
- * they were mapped and those of other mount namespaces, else by their path.
+ * BEFORE the kill. Reading the mappings takes the process's mmap lock for
+ * reading: for a process stuck behind a writer of that lock (the mmap_lock
+ * freeze) sg_symbolizer_add_pid waits as long as the writer holds it.
+ * Mapped files are opened through /proc/PID/map_files when the guardian may
+ * (root), which finds binaries deleted or replaced since they were mapped and
+ * those of other mount namespaces, else by their path; only regular files
+ * that begin as ELF objects are opened (a mapped data file is not).
  *
  * Everything is allocated at capture time and given back by
  * sg_symbolizer_free. Not thread-safe: one thread uses a symbolizer at a
