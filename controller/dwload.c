@@ -29,6 +29,9 @@ int sg_dw_open(struct sg_dw *dw)
 	DW_SYM(module_info, dwfl_module_info);
 	DW_SYM(addrmodule, dwfl_addrmodule);
 	DW_SYM(module_addrinfo, dwfl_module_addrinfo);
+	DW_SYM(elf_begin, elf_begin);
+	DW_SYM(elf_cntl, elf_cntl);
+	DW_SYM(elf_end, elf_end);
 	return 0;
 missing:
 	sg_dw_close(dw);

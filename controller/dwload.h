@@ -25,6 +25,9 @@ struct sg_dw {
 	__typeof__(&dwfl_module_info) module_info;
 	__typeof__(&dwfl_addrmodule) addrmodule;
 	__typeof__(&dwfl_module_addrinfo) module_addrinfo;
+	__typeof__(&elf_begin) elf_begin; /* libelf's, loaded with libdw */
+	__typeof__(&elf_cntl) elf_cntl;
+	__typeof__(&elf_end) elf_end;
 };
 
 /* Loads SG_DW_SONAME and fills dw. Returns 0, or -ELIBACC when it is not

@@ -45,11 +45,6 @@ struct graph {
 	const char *unit;
 };
 
-static uint64_t add_sat(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
-}
-
 static struct frame *frame_new(struct graph *g)
 {
 	if (!g->blocks || g->blocks->used == BLOCK_FRAMES) {
@@ -112,13 +107,13 @@ static int tree_add(struct graph *g, const char *frames, size_t len, uint64_t co
 	struct frame *node = &g->root;
 	const char *p = frames, *end = frames + len;
 
-	node->total = add_sat(node->total, count);
+	node->total = sg_count_add(node->total, count);
 	while (p < end) {
 		const char *semi = memchr(p, ';', (size_t)(end - p));
 		const char *stop = semi ? semi : end;
 		if (!(node = child_get(g, node, p, (size_t)(stop - p))))
 			return -ENOMEM;
-		node->total = add_sat(node->total, count);
+		node->total = sg_count_add(node->total, count);
 		p = stop + 1;
 	}
 	return 0;

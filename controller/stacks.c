@@ -119,6 +119,49 @@ static int sample_line(struct text *t, const struct sg_stack_set *set, const str
 	return err;
 }
 
+struct proc_total {
+	uint32_t tgid;
+	uint64_t total;
+};
+
+static int by_tgid(const void *a, const void *b)
+{
+	uint32_t x = ((const struct proc_total *)a)->tgid, y = ((const struct proc_total *)b)->tgid;
+	return (x > y) - (x < y);
+}
+
+static int by_total_desc(const void *a, const void *b)
+{
+	uint64_t x = ((const struct proc_total *)a)->total, y = ((const struct proc_total *)b)->total;
+	return (x < y) - (x > y);
+}
+
+/* Adds the processes with user stacks to sym, the most time (or samples) first, so the
+ * SG_SYMBOLIZER_MAX_PROCS it reads are those that weigh most in the graph. */
+static int add_procs_by_weight(const struct sg_stack_set *set, struct sg_symbolizer *sym)
+{
+	struct proc_total *procs = calloc(set->nsamples ? set->nsamples : 1, sizeof(*procs));
+	size_t n = 0, merged = 0;
+
+	if (!procs)
+		return -ENOMEM;
+	for (size_t i = 0; i < set->nsamples; i++)
+		if (set->samples[i].user_trace != SG_STACK_NONE && set->samples[i].value)
+			procs[n++] = (struct proc_total){ set->samples[i].tgid, set->samples[i].value };
+	qsort(procs, n, sizeof(*procs), by_tgid);
+	for (size_t i = 0; i < n; i++) {
+		if (merged && procs[merged - 1].tgid == procs[i].tgid)
+			procs[merged - 1].total = sg_count_add(procs[merged - 1].total, procs[i].total);
+		else
+			procs[merged++] = procs[i];
+	}
+	qsort(procs, merged, sizeof(*procs), by_total_desc);
+	for (size_t i = 0; i < merged; i++)
+		sg_symbolizer_add_pid(sym, procs[i].tgid); /* one that fails has [unknown] user frames */
+	free(procs);
+	return 0;
+}
+
 static int line_order(const void *a, const void *b)
 {
 	return strcmp(((const struct folded_line *)a)->frames, ((const struct folded_line *)b)->frames);
@@ -129,7 +172,7 @@ int sg_stacks_write_folded(FILE *out, const struct sg_stack_set *set, struct sg_
 	struct folded_line *lines = calloc(set->nsamples ? set->nsamples : 1, sizeof(*lines));
 	struct text t = { 0 };
 	size_t nlines = 0;
-	int err = lines ? 0 : -ENOMEM;
+	int err = lines ? add_procs_by_weight(set, sym) : -ENOMEM;
 
 	for (size_t i = 0; !err && i < set->nsamples; i++) {
 		const struct sg_stack_sample *sample = &set->samples[i];
@@ -146,10 +189,8 @@ int sg_stacks_write_folded(FILE *out, const struct sg_stack_set *set, struct sg_
 		qsort(lines, nlines, sizeof(*lines), line_order);
 		for (size_t i = 0; i < nlines; i++) {
 			uint64_t count = lines[i].count;
-			while (i + 1 < nlines && strcmp(lines[i].frames, lines[i + 1].frames) == 0) {
-				i++;
-				count = count + lines[i].count < count ? UINT64_MAX : count + lines[i].count;
-			}
+			while (i + 1 < nlines && strcmp(lines[i].frames, lines[i + 1].frames) == 0)
+				count = sg_count_add(count, lines[++i].count);
 			fprintf(out, "%s %" PRIu64 "\n", lines[i].frames, count);
 			written++;
 		}

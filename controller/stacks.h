@@ -55,6 +55,12 @@ struct sg_stack_set {
 
 struct sg_symbolizer;
 
+/* a + b for sample counts and times, UINT64_MAX rather than wrapping. */
+static inline uint64_t sg_count_add(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
 /* Writes set to out in the folded format: one line per distinct stack,
  * "FRAME;FRAME;...;FRAME COUNT\n", root first: the thread's comm, the user
  * frames outermost to innermost, then the kernel frames outermost to
@@ -66,7 +72,11 @@ struct sg_symbolizer;
  *
  * Frames never hold ';', a newline or another control byte (';' becomes '_',
  * control bytes '?'), nor a space at either end ('_'); an empty name is
- * "[empty]". Names are from sym (looked up per frame: every frame but the
+ * "[empty]". Before writing, the processes with user stacks are added to sym
+ * in order of their summed value, so when there are more than
+ * SG_SYMBOLIZER_MAX_PROCS the ones read are those that weigh most (processes
+ * added earlier, such as a kill's targets, keep their place). Names are from
+ * sym (looked up per frame: every frame but the
  * innermost is a return address, so addr - 1 is looked up, which is inside the
  * calling function); unknown frames are "[unknown]" or "FILE+0xOFFSET", see
  * symbolize.h. A set without samples writes nothing: an empty file, which

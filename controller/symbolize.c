@@ -155,9 +155,18 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 	int fd = file ? open_elf_file(dirfd(ctx->map_dir), file->name) : deleted ? -1 : open_elf_file(AT_FDCWD, name);
 	if (fd < 0)
 		return !file && deleted ? ctx->dw->linux_proc_find_elf(mod, userdata, name, base, file_name, elfp) : -1;
-	/* The path as mapped, for libdw's search of a separate debug file beside it. */
-	*file_name = strndup(name, len);
-	return fd;
+	/* Handed over as an Elf read from a mapping of the file, not as the descriptor, which libdw
+	 * would keep open per module: thousands for a capture of many processes. */
+	Elf *elf = ctx->dw->elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (elf && ctx->dw->elf_cntl(elf, ELF_C_FDREAD) == 0) {
+		*elfp = elf;
+		/* The path as mapped, for libdw's search of a separate debug file beside it. */
+		*file_name = strndup(name, len);
+	} else if (elf) {
+		ctx->dw->elf_end(elf);
+	}
+	close(fd);
+	return -1;
 }
 
 struct sg_symbolizer *sg_symbolizer_new(void)

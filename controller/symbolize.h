@@ -9,9 +9,10 @@
  * A process's mappings are read at sg_symbolizer_add_pid, or at the first
  * lookup of one of its addresses; after that, lookups use what was read even
  * when the process is gone. So a capture adds the processes a step may kill
- * BEFORE the kill. Reading the mappings takes the process's mmap lock for
- * reading: for a process stuck behind a writer of that lock (the mmap_lock
- * freeze) sg_symbolizer_add_pid waits as long as the writer holds it.
+ * BEFORE the kill. Reading the mappings (/proc/PID/maps, map_files) takes
+ * the process's mmap lock for reading: for a process whose lock a writer
+ * holds (the mmap_lock freeze) sg_symbolizer_add_pid waits as long as the
+ * writer holds it, so a capture bounds it by its budget.
  * Mapped files are opened through /proc/PID/map_files when the guardian may
  * (root), which finds binaries deleted or replaced since they were mapped and
  * those of other mount namespaces, else by their path; only regular files
@@ -25,7 +26,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SG_SYMBOLIZER_MAX_PROCS 1024 /* processes with mappings held; more: their addresses are unknown */
+/* Processes whose mappings are read; the addresses of others are unknown.
+ * Each holds the symbol tables of its own files (libdw shares nothing
+ * between Dwfls), so this bounds a capture's memory on a busy host. */
+#define SG_SYMBOLIZER_MAX_PROCS 64
 #define SG_SYMBOL_MAX 256            /* a name longer than this (with its NUL) is cut */
 
 struct sg_symbolizer;

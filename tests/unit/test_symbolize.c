@@ -2,10 +2,11 @@
 /* User symbolization through libdw, on real processes: this test's own
  * functions and libc's, a child added then killed and reaped, a child running
  * a copy of this binary deleted since it started, and one running a stripped
- * copy (named FILE+0xOFFSET). The children are this binary run as
+ * copy (named FILE+0xOFFSET); the bound on processes read. The children are this binary run as
  * `--sleeper`: it writes the address of sg_test_marker to fd 3 and waits. */
 #include "fixture.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,12 +22,13 @@
 #include "run.h"
 #include "symbolize.h"
 
-#define KIDS 3
+#define KIDS (SG_SYMBOLIZER_MAX_PROCS + 1)
+#define COPIES 2
 
 /* Children and files a test made, for teardown to remove even when it fails. */
 struct kids {
 	pid_t pid[KIDS];
-	char copy[KIDS][PATH_MAX];
+	char copy[COPIES][PATH_MAX];
 };
 
 /* Not static: its name is in the symbol table for the lookups. */
@@ -53,11 +55,11 @@ static void kid_end(pid_t *pid)
 static int kids_teardown(void **state)
 {
 	struct kids *kids = *state;
-	for (int i = 0; i < KIDS; i++) {
+	for (int i = 0; i < KIDS; i++)
 		kid_end(&kids->pid[i]);
+	for (int i = 0; i < COPIES; i++)
 		if (kids->copy[i][0])
 			unlink(kids->copy[i]);
-	}
 	free(kids);
 	return 0;
 }
@@ -182,6 +184,18 @@ static void test_libdw_unloaded_by_free(void **state)
 	assert_false(libdw_mapped());
 }
 
+static size_t open_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	size_t n = 0;
+
+	assert_non_null(dir);
+	while (readdir(dir))
+		n++;
+	closedir(dir);
+	return n;
+}
+
 static void test_child_resolves_after_kill(void **state)
 {
 	struct kids *kids = *state;
@@ -195,8 +209,10 @@ static void test_child_resolves_after_kill(void **state)
 	assert_non_null(sym);
 	uint64_t marker = sleeper_start(kids, 0, self);
 	pid_t pid = kids->pid[0];
+	size_t fds = open_fds();
 	assert_int_equal(sg_symbolizer_add_pid(sym, (uint32_t)pid), 0);
 	assert_int_equal(sg_symbolizer_add_pid(sym, (uint32_t)pid), 0);
+	assert_int_equal(open_fds(), fds); /* files are read through mappings, no descriptor is kept */
 	kid_end(&kids->pid[0]);
 	assert_int_equal(kill(pid, 0), -1);
 	assert_int_equal(sg_symbolize_user(sym, (uint32_t)pid, marker, name, sizeof(name)), 0);
@@ -253,6 +269,33 @@ static void test_stripped_binary_offset(void **state)
 	sg_symbolizer_free(sym);
 }
 
+static void test_process_cap(void **state)
+{
+	struct kids *kids = *state;
+	char name[SG_SYMBOL_MAX];
+
+	/* Forked before the symbolizer maps files, so each child has only this test's mappings. */
+	for (int i = 0; i < KIDS; i++) {
+		kids->pid[i] = fork();
+		assert_true(kids->pid[i] >= 0);
+		if (kids->pid[i] == 0)
+			for (;;)
+				pause();
+	}
+	struct sg_symbolizer *sym = sg_symbolizer_new();
+	assert_non_null(sym);
+	for (int i = 0; i < KIDS; i++) {
+		int want = i < SG_SYMBOLIZER_MAX_PROCS ? 0 : -ENOSPC;
+		assert_int_equal(sg_symbolizer_add_pid(sym, (uint32_t)kids->pid[i]), want);
+	}
+	assert_int_equal(sg_symbolize_user(sym, (uint32_t)kids->pid[0], (uintptr_t)&sg_test_marker, name,
+					   sizeof(name)), 0);
+	assert_int_equal(sg_symbolize_user(sym, (uint32_t)kids->pid[KIDS - 1], (uintptr_t)&sg_test_marker, name,
+					   sizeof(name)), -ENOSPC);
+	assert_string_equal(name, "[unknown]");
+	sg_symbolizer_free(sym);
+}
+
 static void __attribute__((noreturn)) sleeper(void)
 {
 	uint64_t marker = (uintptr_t)&sg_test_marker;
@@ -273,6 +316,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_child_resolves_after_kill, kids_setup, kids_teardown),
 		cmocka_unit_test_setup_teardown(test_deleted_binary, kids_setup, kids_teardown),
 		cmocka_unit_test_setup_teardown(test_stripped_binary_offset, kids_setup, kids_teardown),
+		cmocka_unit_test_setup_teardown(test_process_cap, kids_setup, kids_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
