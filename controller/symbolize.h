@@ -12,7 +12,7 @@
  * BEFORE the kill. Reading the mappings (/proc/PID/maps, map_files) takes
  * the process's mmap lock for reading: for a process whose lock a writer
  * holds (the mmap_lock freeze) sg_symbolizer_add_pid waits as long as the
- * writer holds it, so a capture bounds it by its budget.
+ * writer holds it: a caller with a time budget must bound that wait itself.
  * Mapped files are opened through /proc/PID/map_files when the guardian may
  * (root), which finds binaries deleted or replaced since they were mapped and
  * those of other mount namespaces, else by their path; only regular files

@@ -2,11 +2,13 @@
 /* The folded writer on stack sets built by hand: real kernel addresses (from
  * /proc/kallsyms) and this test's own functions as user frames, so the
  * expected lines are exact; merging, in-progress blocks, invalid traces,
- * hostile comm names, an empty set. */
+ * hostile comm names, more processes than are read, an empty set. */
 #include "fixture.h"
 
 #include <errno.h>
 #include <regex.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kernel_symbol.h"
@@ -176,6 +178,67 @@ static void test_hostile_comms(void **state)
 	}
 }
 
+#define KIDS (SG_SYMBOLIZER_MAX_PROCS + 1)
+
+static int kids_setup(void **state)
+{
+	*state = calloc(KIDS, sizeof(pid_t));
+	return *state ? 0 : -1;
+}
+
+static int kids_teardown(void **state)
+{
+	pid_t *kids = *state;
+	for (int i = 0; i < KIDS; i++) {
+		if (kids[i] > 0) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+		}
+	}
+	free(kids);
+	return 0;
+}
+
+/* More processes than the symbolizer reads: the one with the most time is read though listed last. */
+static void test_heaviest_processes_named(void **state)
+{
+	pid_t *kids = *state;
+	struct sg_stack_set set = { .kind = SG_STACKS_OFFCPU };
+	struct sg_stack_sample samples[KIDS];
+	uint64_t ip = (uintptr_t)&folded_inner;
+	struct sg_trace trace = { .offset = 0, .depth = 1 };
+	int lines;
+
+	for (int i = 0; i < KIDS; i++) {
+		kids[i] = fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0)
+			for (;;)
+				pause();
+		samples[i] = (struct sg_stack_sample){
+			.tgid = (uint32_t)kids[i], .tid = (uint32_t)kids[i], .kernel_trace = SG_STACK_NONE,
+			.user_trace = 0, .value = i == KIDS - 1 ? 1000 : 1,
+		};
+		snprintf(samples[i].comm, sizeof(samples[i].comm), "k%d", i);
+	}
+	set.samples = samples;
+	set.nsamples = set.samples_cap = KIDS;
+	set.traces = &trace;
+	set.ntraces = set.traces_cap = 1;
+	set.ips = &ip;
+	set.nips = set.ips_cap = 1;
+	char *text = folded(&set, &lines);
+	char heavy[64];
+	snprintf(heavy, sizeof(heavy), "k%d;folded_inner 1000\n", KIDS - 1);
+	assert_int_equal(lines, KIDS);
+	assert_non_null(strstr(text, heavy));
+	size_t unknown = 0;
+	for (const char *p = strstr(text, ";[unknown] 1\n"); p; p = strstr(p + 1, ";[unknown] 1\n"))
+		unknown++;
+	assert_int_equal(unknown, 1);
+	free(text);
+}
+
 static void test_empty_set(void **state)
 {
 	(void)state;
@@ -210,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_offcpu_lines),
 		cmocka_unit_test(test_oncpu_lines),
 		cmocka_unit_test(test_hostile_comms),
+		cmocka_unit_test_setup_teardown(test_heaviest_processes_named, kids_setup, kids_teardown),
 		cmocka_unit_test(test_empty_set),
 		cmocka_unit_test(test_write_error),
 	};
