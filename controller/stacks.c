@@ -87,7 +87,9 @@ static int text_add_trace(struct text *t, const struct sg_stack_set *set, const 
 	for (size_t i = trace->depth; i-- > 0;) {
 		uint64_t ip = set->ips[trace->offset + i];
 		uint64_t addr = i > 0 && ip > 0 ? ip - 1 : ip; /* a caller's frame: its return address */
-		if (kernel)
+		if (!sym)
+			snprintf(name, sizeof(name), "[unknown]");
+		else if (kernel)
 			sg_symbolize_kernel(sym, addr, name, sizeof(name));
 		else
 			sg_symbolize_user(sym, tgid, addr, name, sizeof(name));
@@ -172,7 +174,7 @@ int sg_stacks_write_folded(FILE *out, const struct sg_stack_set *set, struct sg_
 	struct folded_line *lines = calloc(set->nsamples ? set->nsamples : 1, sizeof(*lines));
 	struct text t = { 0 };
 	size_t nlines = 0;
-	int err = lines ? add_procs_by_weight(set, sym) : -ENOMEM;
+	int err = !lines ? -ENOMEM : sym ? add_procs_by_weight(set, sym) : 0;
 
 	for (size_t i = 0; !err && i < set->nsamples; i++) {
 		const struct sg_stack_sample *sample = &set->samples[i];

@@ -79,7 +79,8 @@ static inline uint64_t sg_count_add(uint64_t a, uint64_t b)
  * sym (looked up per frame: every frame but the
  * innermost is a return address, so addr - 1 is looked up, which is inside the
  * calling function); unknown frames are "[unknown]" or "FILE+0xOFFSET", see
- * symbolize.h. A set without samples writes nothing: an empty file, which
+ * symbolize.h; with sym NULL (none could be made) every frame is
+ * "[unknown]", so the stacks' shape and comms still show. A set without samples writes nothing: an empty file, which
  * sg_flamegraph_write draws as a graph saying there were no samples.
  *
  * Returns the number of lines written, -ENOMEM, or -EIO when out reports a

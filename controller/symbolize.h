@@ -10,9 +10,11 @@
  * lookup of one of its addresses; after that, lookups use what was read even
  * when the process is gone. So a capture adds the processes a step may kill
  * BEFORE the kill. Reading the mappings (/proc/PID/maps, map_files) takes
- * the process's mmap lock for reading: for a process whose lock a writer
- * holds (the mmap_lock freeze) sg_symbolizer_add_pid waits as long as the
- * writer holds it: a caller with a time budget must bound that wait itself.
+ * the process's mmap lock for reading (newer kernels read maps under per-VMA
+ * locks when they can, map_files never): for a process in the mmap_lock
+ * freeze (a writer holds or waits for the lock) sg_symbolizer_add_pid waits
+ * as long as that lasts, so a caller with a time budget must bound that
+ * wait itself.
  * Mapped files are opened through /proc/PID/map_files when the guardian may
  * (root), which finds binaries deleted or replaced since they were mapped and
  * those of other mount namespaces, else by their path; only regular files

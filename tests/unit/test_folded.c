@@ -114,6 +114,25 @@ static void test_offcpu_lines(void **state)
 	free(text);
 }
 
+static void test_without_symbolizer(void **state)
+{
+	(void)state;
+	struct set_buf b;
+	int32_t kernel, user;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	set_init(&b, SG_STACKS_OFFCPU);
+	traces_add(&b, &kernel, &user);
+	sample_add(&b, "worker", kernel, user, 9, false);
+	assert_non_null(out = open_memstream(&text, &len));
+	assert_int_equal(sg_stacks_write_folded(out, &b.set, NULL), 1);
+	fclose(out);
+	assert_string_equal(text, "worker;[unknown];[unknown];[unknown]_[k];[unknown]_[k] 9\n");
+	free(text);
+}
+
 static void test_oncpu_lines(void **state)
 {
 	(void)state;
@@ -271,6 +290,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_offcpu_lines),
+		cmocka_unit_test(test_without_symbolizer),
 		cmocka_unit_test(test_oncpu_lines),
 		cmocka_unit_test(test_hostile_comms),
 		cmocka_unit_test_setup_teardown(test_heaviest_processes_named, kids_setup, kids_teardown),
