@@ -345,6 +345,8 @@ int sg_symbolize_user(struct sg_symbolizer *sym, uint32_t tgid, uint64_t addr, c
 		module_offset_name(&sym->dw, mod, addr, out, outlen);
 		return -ENOENT;
 	}
-	snprintf(out, outlen, "%s", name);
+	/* Without a symbol version ("__libc_start_main@@GLIBC_2.34"): the name the source knows. */
+	const char *at = strchr(name, '@');
+	snprintf(out, outlen, "%.*s", (int)(at && at != name ? (size_t)(at - name) : strlen(name)), name);
 	return 0;
 }

@@ -65,7 +65,8 @@ int sg_symbolizer_add_pid(struct sg_symbolizer *sym, uint32_t tgid);
 int sg_symbolize_kernel(struct sg_symbolizer *sym, uint64_t addr, char *out, size_t outlen);
 
 /* The name of user address addr of process tgid into out (size outlen, at
- * least 16): "function". The process is added first when it was not.
+ * least 16): "function", without a symbol version (@GLIBC_2.34). The
+ * process is added first when it was not.
  * Returns 0; when it is not named, out holds "FILE+0xOFFSET" (FILE the mapped
  * file's base name, OFFSET from the start of its first mapping) where the
  * address is in a mapped file whose symbols could not be had, else

@@ -7,6 +7,7 @@
 #include "fixture.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -145,6 +146,11 @@ static void test_own_functions(void **state)
 	assert_int_equal(sg_symbolize_user(sym, (uint32_t)getpid(), (uintptr_t)&getpid + 1, name, sizeof(name)), 0);
 	size_t len = strlen(name);
 	assert_true(len >= 6 && strcmp(name + len - 6, "getpid") == 0);
+	/* a versioned symbol (__libc_start_main@@GLIBC_2.34 in libc's symbol table) without its version */
+	void *start_main = dlsym(RTLD_DEFAULT, "__libc_start_main");
+	assert_non_null(start_main);
+	assert_int_equal(sg_symbolize_user(sym, (uint32_t)getpid(), (uintptr_t)start_main + 1, name, sizeof(name)), 0);
+	assert_string_equal(name, "__libc_start_main");
 	/* 0, and an anonymous mapping, are in no file */
 	assert_int_equal(sg_symbolize_user(sym, (uint32_t)getpid(), 0, name, sizeof(name)), -ENOENT);
 	assert_string_equal(name, "[unknown]");
