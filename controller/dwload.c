@@ -23,12 +23,12 @@ int sg_dw_open(struct sg_dw *dw)
 	DW_SYM(report_end, dwfl_report_end);
 	DW_SYM(linux_proc_report, dwfl_linux_proc_report);
 	DW_SYM(linux_proc_find_elf, dwfl_linux_proc_find_elf);
-	DW_SYM(standard_find_debuginfo, dwfl_standard_find_debuginfo);
 	DW_SYM(getmodules, dwfl_getmodules);
 	DW_SYM(module_getelf, dwfl_module_getelf);
 	DW_SYM(module_info, dwfl_module_info);
 	DW_SYM(addrmodule, dwfl_addrmodule);
 	DW_SYM(module_addrinfo, dwfl_module_addrinfo);
+	DW_SYM(module_build_id, dwfl_module_build_id);
 	DW_SYM(elf_begin, elf_begin);
 	DW_SYM(elf_cntl, elf_cntl);
 	DW_SYM(elf_end, elf_end);

@@ -19,12 +19,12 @@ struct sg_dw {
 	__typeof__(&dwfl_report_end) report_end;
 	__typeof__(&dwfl_linux_proc_report) linux_proc_report;
 	__typeof__(&dwfl_linux_proc_find_elf) linux_proc_find_elf;
-	__typeof__(&dwfl_standard_find_debuginfo) standard_find_debuginfo;
 	__typeof__(&dwfl_getmodules) getmodules;
 	__typeof__(&dwfl_module_getelf) module_getelf;
 	__typeof__(&dwfl_module_info) module_info;
 	__typeof__(&dwfl_addrmodule) addrmodule;
 	__typeof__(&dwfl_module_addrinfo) module_addrinfo;
+	__typeof__(&dwfl_module_build_id) module_build_id;
 	__typeof__(&elf_begin) elf_begin; /* libelf's, loaded with libdw */
 	__typeof__(&elf_cntl) elf_cntl;
 	__typeof__(&elf_end) elf_end;

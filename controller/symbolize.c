@@ -18,6 +18,8 @@
 #include "kallsyms.h"
 
 #define DELETED_SUFFIX " (deleted)"
+#define DEBUG_BUILD_ID_DIR "/usr/lib/debug/.build-id/"
+#define DEBUG_BUILD_ID_MAX 64 /* bytes of a build-id looked up (GNU ones are 20) */
 
 struct sym_proc {
 	uint32_t tgid;
@@ -32,7 +34,6 @@ struct sg_symbolizer {
 	struct sg_dw dw;
 	int dw_err; /* of loading libdw: then every user address is unknown */
 	Dwfl_Callbacks callbacks;
-	char *debuginfo_path; /* NULL: libdw's default search path */
 	struct sym_proc *procs; /* nprocs, sorted by tgid */
 	size_t nprocs;
 };
@@ -169,6 +170,34 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 	return -1;
 }
 
+/* A module's separate debug file, found by its build-id where Debian's -dbgsym and -dbg
+ * packages put it: /usr/lib/debug/.build-id/NN/REST.debug. libdw's standard search is not
+ * used: after the same local search it asks debuginfod, whose client library it loads (with
+ * libcurl and TLS libraries, 5 MiB, never unloaded), which keeps a cache under $HOME and may
+ * go to the network: nothing a guardian may do in an incident. */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+			  const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+			  char **debuginfo_file_name)
+{
+	const struct open_ctx *ctx = opening;
+	const unsigned char *bits;
+	GElf_Addr vaddr;
+	char path[sizeof(DEBUG_BUILD_ID_DIR) + 2 * DEBUG_BUILD_ID_MAX + sizeof("/.debug")];
+
+	(void)userdata, (void)modname, (void)base, (void)file_name, (void)debuglink_file, (void)debuglink_crc;
+	int len = ctx ? ctx->dw->module_build_id(mod, &bits, &vaddr) : -1;
+	if (len < 2 || len > DEBUG_BUILD_ID_MAX)
+		return -1;
+	size_t n = (size_t)snprintf(path, sizeof(path), "%s%02x/", DEBUG_BUILD_ID_DIR, bits[0]);
+	for (int i = 1; i < len; i++)
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "%02x", bits[i]);
+	snprintf(path + n, sizeof(path) - n, ".debug");
+	int fd = open_elf_file(AT_FDCWD, path);
+	if (fd >= 0)
+		*debuginfo_file_name = strdup(path);
+	return fd;
+}
+
 struct sg_symbolizer *sg_symbolizer_new(void)
 {
 	struct sg_symbolizer *sym = calloc(1, sizeof(*sym));
@@ -178,8 +207,7 @@ struct sg_symbolizer *sg_symbolizer_new(void)
 	sym->dw_err = sg_dw_open(&sym->dw);
 	sym->callbacks = (Dwfl_Callbacks){
 		.find_elf = find_elf,
-		.find_debuginfo = sym->dw.standard_find_debuginfo,
-		.debuginfo_path = &sym->debuginfo_path,
+		.find_debuginfo = find_debuginfo,
 	};
 	return sym;
 }
@@ -340,7 +368,10 @@ int sg_symbolize_user(struct sg_symbolizer *sym, uint32_t tgid, uint64_t addr, c
 		return unknown(out, outlen, -ENOENT);
 	GElf_Off offset;
 	GElf_Sym elf_sym;
+	struct open_ctx ctx = { .tgid = (pid_t)tgid, .dw = &sym->dw };
+	opening = &ctx; /* the first lookup in a module reads its symbols, maybe from a debug file */
 	const char *name = sym->dw.module_addrinfo(mod, addr, &offset, &elf_sym, NULL, NULL, NULL);
+	opening = NULL;
 	if (!name || !*name) {
 		module_offset_name(&sym->dw, mod, addr, out, outlen);
 		return -ENOENT;

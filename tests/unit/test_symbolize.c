@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* User symbolization through libdw, on real processes: this test's own
- * functions and libc's, a child added then killed and reaped, a child running
- * a copy of this binary deleted since it started, and one running a stripped
- * copy (named FILE+0xOFFSET); the bound on processes read. The children are this binary run as
- * `--sleeper`: it writes the address of sg_test_marker to fd 3 and waits. */
+ * functions and libc's (one named only by libc's separate debug file), a
+ * child added then killed and reaped, a child running a copy of this binary
+ * deleted since it started, one running a stripped copy (named
+ * FILE+0xOFFSET), and the bound on processes read. The children are this
+ * binary run as `--sleeper`: it writes the address of sg_test_marker to
+ * fd 3 and waits. */
 #include "fixture.h"
 
 #include <dirent.h>
@@ -165,6 +167,24 @@ static void test_own_functions(void **state)
 	sg_symbolizer_free(sym);
 }
 
+/* Where main returns to: inside libc's __libc_start_call_main, a static function that only
+ * libc's separate debug file (libc6-dbg) names. */
+static uintptr_t main_return;
+
+static void test_separate_debug_file(void **state)
+{
+	(void)state;
+	struct sg_symbolizer *sym = sg_symbolizer_new();
+	char name[SG_SYMBOL_MAX];
+
+	if (access("/usr/lib/debug/.build-id", F_OK) != 0)
+		fail_msg("no /usr/lib/debug/.build-id: install libc6-dbg (scripts/install-deps)");
+	assert_non_null(sym);
+	assert_int_equal(sg_symbolize_user(sym, (uint32_t)getpid(), main_return - 1, name, sizeof(name)), 0);
+	assert_string_equal(name, "__libc_start_call_main");
+	sg_symbolizer_free(sym);
+}
+
 static bool libdw_mapped(void)
 {
 	FILE *f = fopen("/proc/self/maps", "r");
@@ -316,8 +336,10 @@ int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "--sleeper") == 0)
 		sleeper();
+	main_return = (uintptr_t)__builtin_return_address(0);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_own_functions),
+		cmocka_unit_test(test_separate_debug_file),
 		cmocka_unit_test(test_libdw_unloaded_by_free),
 		cmocka_unit_test_setup_teardown(test_child_resolves_after_kill, kids_setup, kids_teardown),
 		cmocka_unit_test_setup_teardown(test_deleted_binary, kids_setup, kids_teardown),
