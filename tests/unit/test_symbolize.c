@@ -185,7 +185,8 @@ static void test_separate_debug_file(void **state)
 	sg_symbolizer_free(sym);
 }
 
-static bool libdw_mapped(void)
+/* Whether a file whose path holds what is mapped in this process. */
+static bool mapped(const char *what)
 {
 	FILE *f = fopen("/proc/self/maps", "r");
 	char line[PATH_MAX + 128];
@@ -193,21 +194,29 @@ static bool libdw_mapped(void)
 
 	assert_non_null(f);
 	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, "/libdw") != NULL;
+		found = strstr(line, what) != NULL;
 	fclose(f);
 	return found;
 }
 
-static void test_libdw_unloaded_by_free(void **state)
+static void test_libraries_unloaded_by_free(void **state)
 {
 	(void)state;
-	assert_false(libdw_mapped());
+	char name[SG_SYMBOL_MAX];
+
+	assert_false(mapped("/libdw"));
 	struct sg_symbolizer *sym = sg_symbolizer_new();
 	assert_non_null(sym);
-	assert_true(libdw_mapped());
+	assert_true(mapped("/libdw"));
 	assert_int_equal(sg_symbolizer_add_pid(sym, (uint32_t)getpid()), 0);
+	/* symbols read, from the debug file and not: no debuginfod client (nor libcurl) comes in */
+	assert_int_equal(sg_symbolize_user(sym, (uint32_t)getpid(), main_return - 1, name, sizeof(name)), 0);
+	assert_int_equal(sg_symbolize_user(sym, (uint32_t)getpid(), (uintptr_t)&sg_test_marker, name, sizeof(name)), 0);
+	assert_false(mapped("/libdebuginfod"));
+	assert_false(mapped("/libcurl"));
 	sg_symbolizer_free(sym);
-	assert_false(libdw_mapped());
+	assert_false(mapped("/libdw"));
+	assert_false(mapped("/libelf"));
 }
 
 static size_t open_fds(void)
@@ -340,7 +349,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_own_functions),
 		cmocka_unit_test(test_separate_debug_file),
-		cmocka_unit_test(test_libdw_unloaded_by_free),
+		cmocka_unit_test(test_libraries_unloaded_by_free),
 		cmocka_unit_test_setup_teardown(test_child_resolves_after_kill, kids_setup, kids_teardown),
 		cmocka_unit_test_setup_teardown(test_deleted_binary, kids_setup, kids_teardown),
 		cmocka_unit_test_setup_teardown(test_stripped_binary_offset, kids_setup, kids_teardown),
