@@ -36,6 +36,7 @@ struct sg_symbolizer {
 	Dwfl_Callbacks callbacks;
 	struct sym_proc *procs; /* nprocs, sorted by tgid */
 	size_t nprocs;
+	size_t debug_files; /* separate debug files open (libdw keeps each one's descriptor) */
 };
 
 /* A /proc/PID/map_files entry: the mapping that begins at start. */
@@ -49,6 +50,7 @@ struct map_file {
 struct open_ctx {
 	pid_t tgid;
 	const struct sg_dw *dw;
+	size_t *debug_files;    /* the symbolizer's count */
 	DIR *map_dir;           /* /proc/TGID/map_files, or NULL (not root, an old kernel) */
 	struct map_file *files; /* nfiles, sorted by start */
 	size_t nfiles;
@@ -161,8 +163,7 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 	Elf *elf = ctx->dw->elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (elf && ctx->dw->elf_cntl(elf, ELF_C_FDREAD) == 0) {
 		*elfp = elf;
-		/* The path as mapped, for libdw's search of a separate debug file beside it. */
-		*file_name = strndup(name, len);
+		*file_name = strndup(name, len); /* the path as mapped, libdw's name for the file */
 	} else if (elf) {
 		ctx->dw->elf_end(elf);
 	}
@@ -185,7 +186,9 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 	char path[sizeof(DEBUG_BUILD_ID_DIR) + 2 * DEBUG_BUILD_ID_MAX + sizeof("/.debug")];
 
 	(void)userdata, (void)modname, (void)base, (void)file_name, (void)debuglink_file, (void)debuglink_crc;
-	int len = ctx ? ctx->dw->module_build_id(mod, &bits, &vaddr) : -1;
+	if (!ctx || *ctx->debug_files >= SG_SYMBOLIZER_MAX_DEBUG_FILES)
+		return -1;
+	int len = ctx->dw->module_build_id(mod, &bits, &vaddr);
 	if (len < 2 || len > DEBUG_BUILD_ID_MAX)
 		return -1;
 	size_t n = (size_t)snprintf(path, sizeof(path), "%s%02x/", DEBUG_BUILD_ID_DIR, bits[0]);
@@ -193,8 +196,10 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 		n += (size_t)snprintf(path + n, sizeof(path) - n, "%02x", bits[i]);
 	snprintf(path + n, sizeof(path) - n, ".debug");
 	int fd = open_elf_file(AT_FDCWD, path);
-	if (fd >= 0)
+	if (fd >= 0) {
 		*debuginfo_file_name = strdup(path);
+		++*ctx->debug_files;
+	}
 	return fd;
 }
 
@@ -271,7 +276,7 @@ static Dwfl *proc_dwfl(struct sg_symbolizer *sym, uint32_t tgid, int *err)
 		dw->end(dwfl);
 		return NULL;
 	}
-	struct open_ctx ctx = { .tgid = (pid_t)tgid, .dw = dw };
+	struct open_ctx ctx = { .tgid = (pid_t)tgid, .dw = dw, .debug_files = &sym->debug_files };
 	map_files_list(&ctx);
 	opening = &ctx;
 	dw->getmodules(dwfl, open_elf, (void *)dw, 0);
@@ -368,7 +373,7 @@ int sg_symbolize_user(struct sg_symbolizer *sym, uint32_t tgid, uint64_t addr, c
 		return unknown(out, outlen, -ENOENT);
 	GElf_Off offset;
 	GElf_Sym elf_sym;
-	struct open_ctx ctx = { .tgid = (pid_t)tgid, .dw = &sym->dw };
+	struct open_ctx ctx = { .tgid = (pid_t)tgid, .dw = &sym->dw, .debug_files = &sym->debug_files };
 	opening = &ctx; /* the first lookup in a module reads its symbols, maybe from a debug file */
 	const char *name = sym->dw.module_addrinfo(mod, addr, &offset, &elf_sym, NULL, NULL, NULL);
 	opening = NULL;

@@ -32,6 +32,10 @@
  * Each holds the symbol tables of its own files (libdw shares nothing
  * between Dwfls), so this bounds a capture's memory on a busy host. */
 #define SG_SYMBOLIZER_MAX_PROCS 64
+/* Separate debug files used at most; libdw keeps each one open, so this
+ * bounds the descriptors a capture holds. Beyond it a file's own symbols
+ * (symbol table, dynamic symbols, .gnu_debugdata) are used. */
+#define SG_SYMBOLIZER_MAX_DEBUG_FILES 256
 #define SG_SYMBOL_MAX 256            /* a name longer than this (with its NUL) is cut */
 
 struct sg_symbolizer;
