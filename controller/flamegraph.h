@@ -32,5 +32,7 @@
  * that is not (no count, an empty frame, deeper than SG_FLAME_MAX_DEPTH) is
  * skipped and counted; blank lines are ignored. Empty text draws a graph that
  * says there were no samples. Returns the number of lines skipped, -ENOMEM,
- * or -EIO when out reports a write error. */
+ * or -EIO when out reports a write error. It recurses as deep as the graph:
+ * up to about 200 KiB of stack for SG_FLAME_MAX_DEPTH frames (mind it in a
+ * thread with a small stack). */
 int sg_flamegraph_write(FILE *out, const char *folded, size_t len, const char *title, enum sg_stack_kind kind);
