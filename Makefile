@@ -9,10 +9,14 @@ VERSION := $(shell cat VERSION)
 
 CC ?= cc
 PKGS := libsystemd inih jansson
+# libdw is loaded with dlopen when a capture symbolizes stacks (controller/dwload.h):
+# only its headers are needed to build, and it is not linked.
+DLOPEN_PKGS := libdw
+DLOPEN_CFLAGS := $(shell pkg-config --cflags $(DLOPEN_PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
 	  -D_GNU_SOURCE -DSG_VERSION='"$(VERSION)"' -fno-strict-aliasing \
-	  -Icontroller -Iactions
+	  -Icontroller -Iactions $(DLOPEN_CFLAGS)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsystemd -linih -ljansson) -lm
 
 B := build
