@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The BPF flight recorder: loads offcpu.bpf.c and oncpu.bpf.c (skeletons
+ * generated at build time), runs them in the kernel while attached, and
+ * copies what they hold into stack sets (stacks.h) when a capture asks.
+ * User space does nothing between captures: no polling, no tick work.
+ *
+ * What it holds (see offcpu.bpf.c, oncpu.bpf.c, stackagg.h):
+ *   - off-CPU: threads blocked in uninterruptible sleep right now, with how
+ *     long they have been blocked (in_progress samples), and the time each
+ *     (tgid, tid, comm, kernel stack, user stack) spent blocked in the last
+ *     window (blocks that ended in it);
+ *   - on-CPU: samples of a cpu-clock perf event on every online CPU,
+ *     counted per (tgid, tid, comm, kernel stack, user stack) over the
+ *     last window; the idle task is left out.
+ * The window is at least window_usec and at most a third more.
+ *
+ * Use:
+ *   sg_recorder_open()      once, at start: loads and verifies, attaches
+ *                           nothing; on failure a one-line reason;
+ *   sg_recorder_attach()    start recording (at start for recorder = on,
+ *                           at the trigger for on-trigger);
+ *   sg_stack_set_init()     (stackfill.h) for an off-CPU and an on-CPU
+ *                           set, at start or before a capture;
+ *   sg_recorder_snapshot()  in the pre-action part of a capture: a few
+ *                           system calls per map plus one per distinct
+ *                           stack, no allocation beyond a few hundred KiB
+ *                           freed before it returns;
+ *   sg_recorder_detach()    stop recording; what was recorded stays
+ *                           readable (and ages out of the window);
+ *   sg_recorder_close()     at exit (detaches first).
+ * Kernel memory while open: about 13 MiB (SG_RECORDER_KERNEL_BYTES), most
+ * of it the stack map; user-space memory stays small: libbpf's parse of
+ * the kernel's BTF is freed and trimmed after the load.
+ *
+ * Needs: kernel BTF (/sys/kernel/btf/vmlinux), CAP_BPF and CAP_PERFMON (or
+ * root), BPF batch map lookups (Linux 5.6), and tp_btf (5.5) or raw_tp. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stackfill.h" /* sg_stack_set_init, sg_stack_set_free */
+#include "stacks.h"
+
+#define SG_RECORDER_WINDOW_USEC_DEFAULT (10ULL * 1000 * 1000)
+#define SG_RECORDER_WINDOW_USEC_MIN (300ULL * 1000)
+#define SG_RECORDER_WINDOW_USEC_MAX (3600ULL * 1000 * 1000)
+/* Stack map (8192 x 127 frames) + two aggregate maps (8192 each) + the
+ * table of blocked threads (10240), with the kernel's per-entry overheads. */
+#define SG_RECORDER_KERNEL_BYTES (13ULL * 1024 * 1024)
+
+struct sg_recorder_opts {
+	unsigned oncpu_hz;    /* 49..99 samples a second per CPU; 0 = 49 */
+	uint64_t window_usec; /* how far back a snapshot reaches; 0 = 10 s */
+};
+
+struct sg_recorder;
+
+/* Loads the programs (tp_btf for sched_switch, raw_tp when tp_btf does not
+ * load) and checks that a cpu-clock perf event can be opened; attaches
+ * nothing. Returns 0, or -EINVAL for bad options, or the negative errno of
+ * what failed, with a one-line human reason in why (no BTF, not permitted,
+ * ...). libbpf's own messages go to log.h: warnings as warnings, the rest
+ * at debug. */
+int sg_recorder_open(const struct sg_recorder_opts *opts, struct sg_recorder **out, char *why, size_t why_len);
+
+/* Starts recording; 0 when already recording. On failure nothing stays
+ * attached and the negative errno is returned. */
+int sg_recorder_attach(struct sg_recorder *rec);
+
+/* Stops recording and forgets the threads blocked at that moment (their
+ * blocks would never end); the aggregates stay until they age out. */
+void sg_recorder_detach(struct sg_recorder *rec);
+
+/* Detaches, unloads and frees; NULL is fine. */
+void sg_recorder_close(struct sg_recorder *rec);
+
+/* Which program sched_switch runs through: "tp_btf" or "raw_tp". */
+const char *sg_recorder_switch_kind(const struct sg_recorder *rec);
+
+/* Empties each set given (either may be NULL, not both) and fills it with
+ * what the recorder holds now: off-CPU blocks in progress first (value:
+ * microseconds so far), then the window's aggregates (off-CPU:
+ * microseconds blocked; on-CPU: samples). A stack read twice is stored
+ * once. When a set is too small, the largest values are kept and every
+ * sample left out is counted in lost, as are the samples the BPF side
+ * could not keep since the previous snapshot. window_usec says how far
+ * back the set reaches (no further than the first attach). Works attached
+ * or detached. Returns 0, -EINVAL (a set of the wrong kind), or the
+ * negative errno of a failed map read (the set is then empty). */
+int sg_recorder_snapshot(struct sg_recorder *rec, struct sg_stack_set *offcpu, struct sg_stack_set *oncpu);
