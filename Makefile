@@ -89,7 +89,7 @@ test: deps
 
 bench:
 	@scripts/install-deps bench
-	$(MAKE) stallguard $(BENCH_BIN)
+	$(MAKE) stallguard $(BENCH_BIN) $(PROG_BIN)
 	@bench/run
 
 install: stallguard

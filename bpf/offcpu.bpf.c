@@ -32,6 +32,7 @@
 
 #define TASK_UNINTERRUPTIBLE 0x0002
 #define TASK_NOLOAD 0x0400
+#define TASK_FROZEN 0x8000 /* 6.1 on; unused before */
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -54,30 +55,47 @@ struct task_struct___pre514 {
 	long state;
 } __attribute__((preserve_access_index));
 
-static __always_inline unsigned int task_state(struct task_struct *task)
+/* Each helper below takes `direct`, a constant once inlined: tp_btf reads
+ * task fields with plain loads (BTF-typed pointers), raw_tp through
+ * bpf_probe_read_kernel. */
+
+static __always_inline unsigned int task_state(struct task_struct *task, bool direct)
 {
 	struct task_struct___pre514 *old = (void *)task;
 
 	if (bpf_core_field_exists(old->state))
-		return (unsigned int)BPF_CORE_READ(old, state);
-	return BPF_CORE_READ(task, __state);
+		return (unsigned int)(direct ? old->state : BPF_CORE_READ(old, state));
+	return direct ? task->__state : BPF_CORE_READ(task, __state);
 }
 
-static __always_inline void switch_out(void *ctx, struct task_struct *prev)
+/* Did the thread's last sleep count in the load average? The kernel sets
+ * this when a thread blocks, from the same state bits this recorder tests
+ * (uninterruptible, not TASK_NOLOAD, not frozen), so a thread switching in
+ * with it clear cannot be in `blocked`: most switch-ins stop here, with no
+ * map lookup at all. */
+static __always_inline bool slept_uninterruptibly(struct task_struct *task, bool direct)
 {
-	unsigned int state = task_state(prev);
+	if (!bpf_core_field_exists(task->sched_contributes_to_load))
+		return true;
+	return direct ? BPF_CORE_READ_BITFIELD(task, sched_contributes_to_load) :
+			BPF_CORE_READ_BITFIELD_PROBED(task, sched_contributes_to_load);
+}
+
+static __always_inline void switch_out(void *ctx, struct task_struct *prev, bool direct)
+{
+	unsigned int state = task_state(prev, direct);
 	struct sg_blocked entry;
 	__u32 tid;
 
-	if (!(state & TASK_UNINTERRUPTIBLE) || (state & TASK_NOLOAD))
+	if (!(state & TASK_UNINTERRUPTIBLE) || (state & (TASK_NOLOAD | TASK_FROZEN)))
 		return;
-	tid = BPF_CORE_READ(prev, pid);
+	tid = direct ? prev->pid : BPF_CORE_READ(prev, pid);
 	if (tid == 0)
 		return;
 	entry.start_ns = bpf_ktime_get_ns();
-	entry.tgid = BPF_CORE_READ(prev, tgid);
+	entry.tgid = direct ? prev->tgid : BPF_CORE_READ(prev, tgid);
 	entry.kernel_stack = stack_id(ctx, 0);
-	entry.user_stack = BPF_CORE_READ(prev, mm) ? stack_id(ctx, BPF_F_USER_STACK) : -1;
+	entry.user_stack = (direct ? prev->mm : BPF_CORE_READ(prev, mm)) ? stack_id(ctx, BPF_F_USER_STACK) : -1;
 	if (entry.kernel_stack < 0)
 		__sync_fetch_and_add(&lost, 1);
 	bpf_get_current_comm(entry.comm, sizeof(entry.comm));
@@ -85,13 +103,17 @@ static __always_inline void switch_out(void *ctx, struct task_struct *prev)
 		__sync_fetch_and_add(&lost, 1);
 }
 
-static __always_inline void switch_in(struct task_struct *next)
+static __always_inline void switch_in(struct task_struct *next, bool direct)
 {
-	__u32 tid = BPF_CORE_READ(next, pid);
-	struct sg_blocked *entry = bpf_map_lookup_elem(&blocked, &tid);
+	struct sg_blocked *entry;
 	struct sg_agg_key key;
+	__u32 tid;
 	__u64 now;
 
+	if (!slept_uninterruptibly(next, direct))
+		return;
+	tid = direct ? next->pid : BPF_CORE_READ(next, pid);
+	entry = bpf_map_lookup_elem(&blocked, &tid);
 	if (!entry)
 		return;
 	now = bpf_ktime_get_ns();
@@ -105,22 +127,20 @@ static __always_inline void switch_in(struct task_struct *next)
 	bpf_map_delete_elem(&blocked, &tid);
 }
 
-static __always_inline int on_switch(void *ctx, bool preempt, struct task_struct *prev, struct task_struct *next)
-{
-	if (!preempt)
-		switch_out(ctx, prev);
-	switch_in(next);
-	return 0;
-}
-
 SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return on_switch(ctx, preempt, prev, next);
+	if (!preempt)
+		switch_out(ctx, prev, true);
+	switch_in(next, true);
+	return 0;
 }
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(sched_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	return on_switch(ctx, preempt, prev, next);
+	if (!preempt)
+		switch_out(ctx, prev, false);
+	switch_in(next, false);
+	return 0;
 }

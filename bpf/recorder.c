@@ -214,11 +214,18 @@ const char *sg_recorder_switch_kind(const struct sg_recorder *rec)
 static void forget_blocked(struct sg_recorder *rec)
 {
 	int fd = bpf_map__fd(rec->off->maps.blocked);
-	__u32 tid;
+	__u32 tids[256], in_token = 0, out_token = 0, n;
+	struct sg_blocked entries[256];
+	bool first = true;
 
-	while (bpf_map_get_next_key(fd, NULL, &tid) == 0)
-		if (bpf_map_delete_elem(fd, &tid) < 0 && errno != ENOENT)
-			break;
+	do {
+		n = 256;
+		if (bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_token, &out_token, tids, entries, &n,
+						    NULL) < 0)
+			break; /* ENOENT: the table is empty now */
+		in_token = out_token;
+		first = false;
+	} while (n > 0);
 }
 
 void sg_recorder_detach(struct sg_recorder *rec)

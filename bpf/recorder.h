@@ -36,11 +36,20 @@
  * root), BPF batch map lookups (Linux 5.6), and tp_btf (5.5) or raw_tp. */
 #pragma once
 
+#include <linux/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "offcpu.h"
 #include "stackfill.h" /* sg_stack_set_init, sg_stack_set_free */
 #include "stacks.h"
+
+/* Sets this large never lose a sample for want of room (the ips of a set
+ * this large take 8 MiB; smaller sets keep the largest values). */
+#define SG_RECORDER_OFFCPU_SAMPLES (SG_BLOCKED_ENTRIES + SG_AGG_ENTRIES)
+#define SG_RECORDER_ONCPU_SAMPLES SG_AGG_ENTRIES
+#define SG_RECORDER_TRACES SG_STACKS_ENTRIES
+#define SG_RECORDER_IPS (SG_STACKS_ENTRIES * SG_STACK_DEPTH)
 
 #define SG_RECORDER_WINDOW_USEC_DEFAULT (10ULL * 1000 * 1000)
 #define SG_RECORDER_WINDOW_USEC_MIN (300ULL * 1000)
