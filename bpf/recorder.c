@@ -38,6 +38,7 @@ struct sg_recorder {
 	bool attached;
 	uint64_t first_attach_ns; /* 0 until the first attach */
 	uint64_t lost_seen_off, lost_seen_on; /* BPF counters at the previous snapshot */
+	int32_t trace_index[SG_STACKS_ENTRIES]; /* a snapshot's stack id -> trace (stackfill.h) */
 };
 
 /* ---- libbpf's messages ---- */
@@ -305,7 +306,7 @@ static uint64_t window_reach_usec(const struct sg_recorder *rec)
 	return reach / NSEC_PER_USEC;
 }
 
-static int fill_set(struct sg_recorder *rec, struct sg_stack_set *set, int32_t *trace_index)
+static int fill_set(struct sg_recorder *rec, struct sg_stack_set *set)
 {
 	bool off = set->kind == SG_STACKS_OFFCPU;
 	uint64_t lost_now = off ? rec->off->bss->lost : rec->on->bss->lost;
@@ -313,7 +314,7 @@ static int fill_set(struct sg_recorder *rec, struct sg_stack_set *set, int32_t *
 	struct sg_stack_fill fill;
 	int err = 0;
 
-	sg_stack_fill_begin(&fill, set, bpf_map__fd(rec->off->maps.stacks), trace_index);
+	sg_stack_fill_begin(&fill, set, bpf_map__fd(rec->off->maps.stacks), rec->trace_index);
 	if (off)
 		err = sg_stack_fill_blocked(&fill, bpf_map__fd(rec->off->maps.blocked));
 	if (err == 0)
@@ -321,7 +322,7 @@ static int fill_set(struct sg_recorder *rec, struct sg_stack_set *set, int32_t *
 						     NSEC_PER_USEC) :
 			    sg_stack_fill_aggregates(&fill, bpf_map__fd(rec->on->maps.oncpu_agg), rec->slot_ns, 1);
 	if (err < 0) {
-		sg_stack_fill_begin(&fill, set, fill.stack_fd, trace_index);
+		sg_stack_fill_begin(&fill, set, fill.stack_fd, rec->trace_index);
 		return err;
 	}
 	set->lost += lost_now - *lost_seen;
@@ -332,19 +333,14 @@ static int fill_set(struct sg_recorder *rec, struct sg_stack_set *set, int32_t *
 
 int sg_recorder_snapshot(struct sg_recorder *rec, struct sg_stack_set *offcpu, struct sg_stack_set *oncpu)
 {
-	int32_t *trace_index;
 	int err = 0;
 
 	if ((!offcpu && !oncpu) || (offcpu && offcpu->kind != SG_STACKS_OFFCPU) ||
 	    (oncpu && oncpu->kind != SG_STACKS_ONCPU))
 		return -EINVAL;
-	trace_index = malloc(SG_STACKS_ENTRIES * sizeof(*trace_index));
-	if (!trace_index)
-		return -ENOMEM;
 	if (offcpu)
-		err = fill_set(rec, offcpu, trace_index);
+		err = fill_set(rec, offcpu);
 	if (oncpu && err == 0)
-		err = fill_set(rec, oncpu, trace_index);
-	free(trace_index);
+		err = fill_set(rec, oncpu);
 	return err;
 }

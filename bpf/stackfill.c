@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <bpf/bpf.h>
 
@@ -157,23 +158,33 @@ static void add_samples(struct sg_stack_fill *f, struct candidate *c, size_t n)
 struct entries {
 	void *keys, *vals;
 	struct candidate *cands;
+	void *mem; /* all three, mapped for this read only */
+	size_t len;
 	int n;
 };
 
 static void entries_free(struct entries *e)
 {
-	free(e->keys);
-	free(e->vals);
-	free(e->cands);
+	if (e->mem)
+		munmap(e->mem, e->len);
 }
 
+/* Reads a whole map into memory straight from the kernel (mmap): only the
+ * pages the entries fill cost anything, and all of it goes back at once,
+ * where the heap would keep it in the daemon's RSS. */
 static int entries_read(struct entries *e, int fd, size_t key_size, size_t val_size, uint32_t room)
 {
-	e->keys = malloc(room * key_size);
-	e->vals = malloc(room * val_size);
-	e->cands = malloc(room * sizeof(*e->cands));
-	if (!e->keys || !e->vals || !e->cands)
-		return -ENOMEM;
+	size_t keys_len = room * key_size, vals_len = room * val_size;
+	void *mem;
+
+	e->len = keys_len + vals_len + room * sizeof(*e->cands);
+	mem = mmap(NULL, e->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return -errno;
+	e->mem = mem;
+	e->keys = mem;
+	e->vals = (char *)mem + keys_len;
+	e->cands = (struct candidate *)((char *)mem + keys_len + vals_len);
 	e->n = read_map(fd, e->keys, key_size, e->vals, val_size, room);
 	return e->n < 0 ? e->n : 0;
 }
