@@ -157,12 +157,17 @@ int sg_recorder_open(const struct sg_recorder_opts *opts, struct sg_recorder **o
 	rec->oncpu_hz = hz;
 	rec->slot_ns = window_usec * NSEC_PER_USEC / (SG_AGG_SLOTS - 1);
 
-	libbpf_quiet = true;
-	err = load_offcpu(rec, false);
-	libbpf_quiet = false;
-	if (err < 0) {
-		sg_log(LOG_DEBUG, "recorder: tp_btf/sched_switch does not load (%s), trying raw_tp", strerror(-err));
+	if (opts->raw_tp) {
 		err = load_offcpu(rec, true);
+	} else {
+		libbpf_quiet = true;
+		err = load_offcpu(rec, false);
+		libbpf_quiet = false;
+		if (err < 0) {
+			sg_log(LOG_DEBUG, "recorder: tp_btf/sched_switch does not load (%s), trying raw_tp",
+			       strerror(-err));
+			err = load_offcpu(rec, true);
+		}
 	}
 	if (err < 0) {
 		fail(err, why, why_len, "cannot load the off-CPU recorder");

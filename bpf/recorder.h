@@ -47,6 +47,7 @@
 #pragma once
 
 #include <linux/types.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,6 +69,7 @@
 struct sg_recorder_opts {
 	unsigned oncpu_hz;    /* 49..99 samples a second per CPU; 0 = 49 */
 	uint64_t window_usec; /* how far back a snapshot reaches; 0 = 10 s */
+	bool raw_tp;          /* sched_switch through raw_tp even where tp_btf loads */
 };
 
 struct sg_recorder;

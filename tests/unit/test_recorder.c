@@ -367,6 +367,81 @@ static void test_dstate_in_progress(void **state)
 	assert_true(second >= first + 250000);
 }
 
+/* The raw_tp program (the fallback where tp_btf does not load) records
+ * the same: a second recorder forced onto it, attached beside the first. */
+static void test_raw_tp_fallback(void **state)
+{
+	struct sg_recorder_opts opts = { .window_usec = WINDOW_USEC, .raw_tp = true };
+	struct sg_recorder *raw = NULL;
+	struct fix *f = *state;
+	char raw_why[256];
+	bool found = false;
+
+	need_recorder();
+	assert_string_equal(sg_recorder_switch_kind(rec), "tp_btf"); /* this kernel has tp_btf */
+	if (sg_recorder_open(&opts, &raw, raw_why, sizeof(raw_why)) < 0)
+		fail_msg("raw_tp recorder: %s", raw_why);
+	assert_string_equal(sg_recorder_switch_kind(raw), "raw_tp");
+	if (sg_recorder_attach(raw) < 0) {
+		sg_recorder_close(raw);
+		fail_msg("cannot attach the raw_tp recorder");
+	}
+	f->child = dstate_helper_start();
+	for (int i = 0; f->child > 0 && i < 200 && task_state(f->child) != 'D'; i++)
+		sleep_ms(10);
+	int err = sg_recorder_snapshot(raw, &f->off, NULL);
+	sg_recorder_close(raw);
+	assert_true(f->child > 0);
+	assert_int_equal(err, 0);
+	for (size_t i = 0; i < f->off.nsamples; i++) {
+		const struct sg_stack_sample *s = &f->off.samples[i];
+		if ((pid_t)s->tid == f->child && s->in_progress && s->kernel_trace != SG_STACK_NONE)
+			found = true;
+	}
+	if (!found)
+		dump(&f->off, f->child);
+	assert_true(found);
+}
+
+/* Old windows age out in the kernel: with the shortest window, a reader
+ * killed a second ago has left the on-CPU set of a recorder that keeps
+ * running, which held it while it ran. */
+static void test_window_ages_out(void **state)
+{
+	struct sg_recorder_opts opts = { .oncpu_hz = 99, .window_usec = SG_RECORDER_WINDOW_USEC_MIN };
+	struct sg_recorder *short_rec = NULL;
+	struct fix *f = *state;
+	char short_why[256];
+	uint64_t running, gone;
+	pid_t reader;
+
+	need_recorder();
+	if (sg_recorder_open(&opts, &short_rec, short_why, sizeof(short_why)) < 0)
+		fail_msg("short-window recorder: %s", short_why);
+	f->child = start_zero_reader();
+	int err = f->child > 0 ? sg_recorder_attach(short_rec) : -ECHILD;
+	sleep_ms(1000);
+	if (err == 0)
+		err = sg_recorder_snapshot(short_rec, NULL, &f->on);
+	running = sum_for(&f->on, f->child);
+	assert_true(f->on.window_usec >= SG_RECORDER_WINDOW_USEC_MIN &&
+		    f->on.window_usec <= SG_RECORDER_WINDOW_USEC_MIN * 4 / 3 + 1);
+	reader = f->child;
+	dstate_helper_stop(f->child);
+	f->child = 0;
+	sleep_ms(1000);
+	if (err == 0)
+		err = sg_recorder_snapshot(short_rec, NULL, &f->on);
+	gone = sum_for(&f->on, reader);
+	sg_recorder_close(short_rec);
+	assert_int_equal(err, 0);
+	print_message("  reader's on-CPU samples in a 300 ms window: %llu while it ran, %llu a second after\n",
+		      (unsigned long long)running, (unsigned long long)gone);
+	assert_true(running >= 10); /* 300-400 ms at 99 Hz: about 35 */
+	assert_int_equal(gone, 0);
+	assert_true(f->on.nsamples > 0); /* the rest of the machine is still recorded */
+}
+
 static void test_detach_stops(void **state)
 {
 	struct fix *f = *state;
@@ -455,6 +530,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mmap_lock_freeze, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oncpu_dev_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dstate_in_progress, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_tp_fallback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_window_ages_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_detach_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_small_sets, setup, teardown),
 	};
