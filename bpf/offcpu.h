@@ -6,7 +6,7 @@
 
 #include "stackagg.h"
 
-#define SG_BLOCKED_ENTRIES 10240 /* threads in D state at once */
+#define SG_BLOCKED_ENTRIES 4096 /* threads in D state at once; more are counted lost */
 
 /* A thread that switched out in uninterruptible sleep and has not run since;
  * keyed by tid. */

@@ -29,7 +29,7 @@
 struct sg_recorder {
 	struct offcpu_bpf *off;
 	struct oncpu_bpf *on;
-	bool raw_tp; /* sched_switch through raw_tp: tp_btf did not load */
+	bool raw_tp; /* sched_switch through raw_tp: asked for, or tp_btf did not load */
 	unsigned oncpu_hz;
 	uint64_t slot_ns;
 	struct bpf_link *switch_link;
@@ -128,7 +128,7 @@ int sg_recorder_open(const struct sg_recorder_opts *opts, struct sg_recorder **o
 	unsigned hz = opts->oncpu_hz ? opts->oncpu_hz : SG_ONCPU_HZ_DEFAULT;
 	uint64_t window_usec = opts->window_usec ? opts->window_usec : SG_RECORDER_WINDOW_USEC_DEFAULT;
 	struct sg_recorder *rec;
-	int err, fd;
+	int err, fd, cpu;
 
 	*out = NULL;
 	if (hz < SG_ONCPU_HZ_MIN || hz > SG_ONCPU_HZ_MAX) {
@@ -191,7 +191,8 @@ int sg_recorder_open(const struct sg_recorder_opts *opts, struct sg_recorder **o
 		goto out;
 	}
 	/* The perf events are opened at attach; fail now if they cannot be. */
-	fd = perf_clock_open(hz, sched_getcpu() < 0 ? 0 : sched_getcpu());
+	cpu = sched_getcpu();
+	fd = perf_clock_open(hz, cpu < 0 ? 0 : cpu);
 	if (fd < 0) {
 		err = fd;
 		fail(err, why, why_len, "cannot open a cpu-clock perf event");

@@ -25,15 +25,15 @@
  *                           batch read per map and one read per distinct
  *                           stack; on the 2-core VM this was built on,
  *                           about 0.1 ms with a few hundred samples and
- *                           5-6 ms with every map full (26,000 entries);
+ *                           about 6 ms with every map full (20,000 entries);
  *                           it allocates about 2 MB and gives it back to
  *                           the system before it returns;
  *   sg_recorder_detach()    stop recording; what was recorded stays
  *                           readable (and ages out of the window);
  *   sg_recorder_close()     at exit (detaches first).
- * Kernel memory while open (bpftool's memlock): 12.4 MB in all; the stack
+ * Kernel memory while open (bpftool's memlock): 11.6 MB in all; the stack
  * map (8192 stacks of up to 127 frames) 8.5 MB, each aggregate map (8192
- * keys) 1.3 MB, the blocked table (10240 threads) 1.2 MB. User-space
+ * keys) 1.3 MB, the blocked table (4096 threads) 0.5 MB. User-space
  * memory stays small: libbpf's parse of the kernel's BTF (about 11 MB at
  * its peak) is freed and trimmed after the load, and a snapshot frees
  * what it allocates.
