@@ -52,7 +52,10 @@ struct candidate {
 };
 
 /* Reads every entry of a hash map (at most room) with batch lookups.
- * Returns how many, or a negative errno. */
+ * Returns how many, or a negative errno. A map is read while the programs
+ * write it, so a read can meet more entries than the map holds at once
+ * (keys evicted after they were read, new ones after): when the next
+ * bucket does not fit in what is left (ENOSPC), the read stops there. */
 static int read_map(int fd, void *keys, size_t key_size, void *vals, size_t val_size, uint32_t room)
 {
 	uint64_t in_token = 0, out_token = 0; /* a hash map's batch token is its bucket index */
@@ -64,6 +67,8 @@ static int read_map(int fd, void *keys, size_t key_size, void *vals, size_t val_
 		n = room - total;
 		err = bpf_map_lookup_batch(fd, first ? NULL : &in_token, &out_token, (char *)keys + total * key_size,
 					   (char *)vals + total * val_size, &n, NULL);
+		if (err < 0 && errno == ENOSPC)
+			break;
 		if (err < 0 && errno != ENOENT)
 			return -errno;
 		total += n;
