@@ -16,7 +16,7 @@ DLOPEN_CFLAGS := $(shell pkg-config --cflags $(DLOPEN_PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
 	  -D_GNU_SOURCE -DSG_VERSION='"$(VERSION)"' -fno-strict-aliasing \
-	  -Icontroller -Iactions $(DLOPEN_CFLAGS)
+	  -Icontroller -Iactions -Ibpf $(DLOPEN_CFLAGS)
 LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsystemd -linih -ljansson -lbpf) -lm
 
 B := build
@@ -88,7 +88,7 @@ run: deps
 
 # Every unit test binary, then every integration test; one summary line.
 test: deps
-	$(MAKE) stallguard $(UNIT_BIN)
+	$(MAKE) stallguard $(UNIT_BIN) $(PROG_BIN)
 	@tests/run-all $(UNIT_BIN)
 
 bench:

@@ -201,6 +201,8 @@ static void capture(struct sg_actuator *act, const struct sg_config *cfg, const 
 		.tab = act->sources.tab,
 		.kmsg = act->sources.kmsg,
 		.proc_root = act->paths.proc,
+		.recorder = act->recorder,
+		.recorder_note = act->recorder_note,
 	};
 	struct sg_outcome about = { rule->name, in.job ? in.job : "", in.step, d->level, d->dry_run, NULL };
 	int r = sg_capture_take(&in, &bundle, &elapsed_ms);

@@ -23,6 +23,8 @@ struct sg_capture_sources {
 struct sg_actuator {
 	struct sg_capture_sources sources;
 	struct sg_capture_writer *writer;  /* stores bundles after acting; NULL: stored at once */
+	struct sg_recorder *recorder;      /* stacks for bundles; NULL: none (recorder_note says why) */
+	char recorder_note[256];
 	bool captured[SG_RULE_MAX];        /* this incident of the rule has its bundle */
 	char capture[SG_RULE_MAX][SG_PATH_MAX + 64]; /* that bundle, for hooks */
 	struct sg_state state;

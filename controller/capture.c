@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "bundle.h"
+#include "capture_stacks.h"
 #include "cgroupfs.h"
 #include "config_values.h"
 #include "jobio.h"
@@ -29,9 +30,6 @@
 #include "units.h"
 
 #define TOP_N 10
-
-static const char recorder_note[] =
-	"no BPF recorder in this release: offcpu.folded and oncpu.folded are not written";
 
 static int set_bytes(json_t *obj, const char *key, const char *value)
 {
@@ -125,7 +123,8 @@ static int write_psi(struct sg_bundle *b, const char *proc_root)
 	return finish_file(f);
 }
 
-static int write_incident(struct sg_bundle *b, const struct sg_capture_input *in, time_t now)
+static int write_incident(struct sg_bundle *b, const struct sg_capture_input *in, time_t now,
+			  const char *recorder_note)
 {
 	char stamp[32], path[SG_PATH_MAX + 16], buf[128];
 	struct utsname uts;
@@ -420,9 +419,21 @@ int sg_capture_take(const struct sg_capture_input *in, struct sg_bundle **out, d
 	r = sg_bundle_new(in->cfg->capture_dir, in->rule, now, in->cfg->capture_keep, &b);
 	if (r < 0)
 		return r;
+	/* The recorder first: what the kernel was doing at the trigger. Its
+	 * symbols are read while the files below are made. */
+	struct sg_capture_stacks *stacks = NULL;
+	char note[256];
+	snprintf(note, sizeof(note), "%s", in->recorder_note ? in->recorder_note : "off");
+	if (in->recorder) {
+		r = sg_capture_stacks_take(in->recorder, &stacks);
+		if (r < 0) {
+			sg_log_errno(LOG_WARNING, r, "capture: cannot read the BPF recorder: no stacks in this bundle");
+			snprintf(note, sizeof(note), "the recorder could not be read: %s", strerror(-r));
+		}
+	}
 	/* Cheapest and most telling first, the /proc scan last (it has the budget). A
 	 * failed file does not stop the others; the first error is returned. */
-	r = write_incident(b, in, now);
+	r = write_incident(b, in, now, note);
 	err = err ? err : r;
 	r = write_fd_file(b, "history.csv", in, true);
 	err = err ? err : r;
@@ -438,6 +449,10 @@ int sg_capture_take(const struct sg_capture_input *in, struct sg_bundle **out, d
 	err = err ? err : r;
 	r = write_tasks(b, in->proc_root, start + in->cfg->capture_budget_usec, in->cfg->capture_budget_usec);
 	err = err ? err : r;
+	if (stacks) {
+		sg_capture_stacks_wait(stacks, start + in->cfg->capture_budget_usec);
+		sg_bundle_defer(b, sg_capture_stacks_finish, stacks);
+	}
 	*out = b;
 	if (elapsed_ms)
 		*elapsed_ms = (double)(sg_now_usec() - start) / 1000.0;

@@ -14,7 +14,10 @@
  *
  * A source that cannot be read gets a "# cannot read PATH: why" line and the
  * bundle is still written. The task scan stops once capture_budget has passed
- * since the capture began, and says so. A capture is taken in memory before
+ * since the capture began, and says so. With a recorder, the bundle also
+ * gets offcpu.folded, oncpu.folded, offcpu.svg and oncpu.svg (capture_stacks.h):
+ * the recorder's contents and the symbols of the processes in them are
+ * taken before acting, the files written after. A capture is taken in memory before
  * acting and stored afterwards by the capture writer (capture_writer.h), so a
  * slow or full disk never holds up the action. This release has no BPF recorder:
  * offcpu/oncpu .folded and .svg files are not written (incident.json says so).
@@ -42,6 +45,8 @@ struct sg_capture_input {
 	const struct sg_signal_table *tab;   /* the table the history was built for */
 	const struct sg_kmsg_ring *kmsg;     /* NULL: kmsg.txt says there is none */
 	const char *proc_root;               /* "/proc" */
+	struct sg_recorder *recorder;        /* NULL: no stacks (recorder_note says why) */
+	const char *recorder_note;           /* incident.json's "recorder": what it is, or why there is none */
 };
 
 /* Takes a bundle in memory (bundle.h), touching nothing in capture_dir: every
@@ -50,7 +55,8 @@ struct sg_capture_input {
  * nothing could be taken: -EINVAL for a bad rule name or input, -ENOMEM,
  * -EMFILE); sg_bundle_path() says where it will be stored. elapsed_ms (may be
  * NULL) the time taken. Returns 0 or -errno of the first file that could not
- * be made (the others still are). */
+ * be made (the others still are); a recorder that cannot be read is logged
+ * and said in incident.json, not returned. */
 int sg_capture_take(const struct sg_capture_input *in, struct sg_bundle **out, double *elapsed_ms);
 
 /* Takes a bundle and stores it at once (sg_bundle_store: a bundle of the same

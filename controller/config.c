@@ -40,6 +40,7 @@ enum section { SEC_NONE, SEC_SKIP, SEC_GUARDIAN, SEC_JOB, SEC_RULE };
 enum key_id {
 	K_INTERVAL, K_DRY_RUN, K_STATE_DIR, K_CAPTURE_DIR, K_CAPTURE_KEEP, K_CAPTURE_BUDGET,
 	K_HISTORY, K_KMSG, K_METRICS_FILE, K_KILL_LIMIT, K_KILL_GRACE, K_HOOK_TIMEOUT, K_ON_EXIT,
+	K_RECORDER, K_RECORDER_HZ, K_RECORDER_WINDOW,
 	K_UNIT, K_CGROUP, K_DEVICE,
 	K_MATCH_MODE, K_JOB, K_STEP_AFTER, K_RECOVER_AFTER, K_COOLDOWN,
 	K_REPEATS, /* keys below repeat */
@@ -51,6 +52,7 @@ enum value_type {
 	V_DURATION, V_DURATION_POS, V_BOOL, V_ABS_PATH, V_PATH, V_ABS_PATH_OR_EMPTY, V_COUNT,
 	V_KILL_LIMIT,
 	V_PROTECT, V_UNIT, V_CGROUP, V_DEVICE, V_MATCH, V_WHEN, V_STEP, V_MATCH_MODE, V_ON_EXIT, V_JOB,
+	V_RECORDER, V_RECORDER_HZ,
 };
 
 struct key_def {
@@ -75,6 +77,9 @@ static const struct key_def guardian_keys[] = {
 	CFG("capture_dir", capture_dir, V_ABS_PATH, K_CAPTURE_DIR, 0),
 	CFG("capture_keep", capture_keep, V_COUNT, K_CAPTURE_KEEP, 0),
 	CFG("capture_budget", capture_budget_usec, V_DURATION_POS, K_CAPTURE_BUDGET, 0),
+	CFG("recorder", recorder, V_RECORDER, K_RECORDER, 0),
+	CFG("recorder_hz", recorder_hz, V_RECORDER_HZ, K_RECORDER_HZ, 0),
+	CFG("recorder_window", recorder_window_usec, V_DURATION, K_RECORDER_WINDOW, 300 * USEC_PER_MSEC),
 	CFG("history", history_usec, V_DURATION_POS, K_HISTORY, 0),
 	CFG("kmsg", kmsg, V_PATH, K_KMSG, 0),
 	CFG("metrics_file", metrics_file, V_ABS_PATH_OR_EMPTY, K_METRICS_FILE, 0),
@@ -189,6 +194,9 @@ void sg_config_defaults(struct sg_config *cfg)
 	sg_strlcpy(cfg->capture_dir, "/var/lib/stallguard/captures", sizeof(cfg->capture_dir));
 	cfg->capture_keep = 50;
 	cfg->capture_budget_usec = 200 * USEC_PER_MSEC;
+	cfg->recorder = SG_RECORDER_ON;
+	cfg->recorder_hz = 49;
+	cfg->recorder_window_usec = 10 * USEC_PER_SEC;
 	cfg->history_usec = 120 * USEC_PER_SEC;
 	sg_strlcpy(cfg->kmsg, "/dev/kmsg", sizeof(cfg->kmsg));
 	cfg->kill_limit_count = 3;
@@ -540,14 +548,30 @@ static void set_value(struct parser *p, const struct key_def *def, void *base, c
 		if (sg_cfg_parse_duration(value, def->min_usec, def->type == V_DURATION_POS, field,
 					  why, sizeof(why)) < 0)
 			problem = why;
+		else if (def->id == K_RECORDER_WINDOW && *(uint64_t *)field > 3600 * USEC_PER_SEC)
+			problem = "at most 1h";
 		break;
 	case V_BOOL:
 		if (sg_cfg_parse_bool(value, field, why, sizeof(why)) < 0)
 			problem = why;
 		break;
 	case V_COUNT:
-		if (sg_cfg_parse_count(value, 1, field, why, sizeof(why)) < 0)
+		if (sg_cfg_parse_count(value, 1, 1000000, field, why, sizeof(why)) < 0)
 			problem = why;
+		break;
+	case V_RECORDER_HZ:
+		if (sg_cfg_parse_count(value, 49, 99, field, why, sizeof(why)) < 0)
+			problem = why;
+		break;
+	case V_RECORDER:
+		if (strcmp(value, "on") == 0)
+			*(enum sg_recorder_mode *)field = SG_RECORDER_ON;
+		else if (strcmp(value, "off") == 0)
+			*(enum sg_recorder_mode *)field = SG_RECORDER_OFF;
+		else if (strcmp(value, "on-trigger") == 0)
+			*(enum sg_recorder_mode *)field = SG_RECORDER_ON_TRIGGER;
+		else
+			problem = "expected on, off or on-trigger";
 		break;
 	case V_KILL_LIMIT:
 		if (sg_cfg_parse_kill_limit(value, &p->cfg->kill_limit_count,

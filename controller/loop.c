@@ -32,6 +32,7 @@
 #include "kmsg.h"
 #include "log.h"
 #include "psi.h"
+#include "recorder.h"
 #include "triggers.h"
 #include "units.h"
 
@@ -60,6 +61,10 @@ struct guardian {
 	struct generation *gen;
 	struct sg_actuator act;
 	bool acting;         /* the journal is open: decisions that are not dry runs act */
+	struct sg_recorder *recorder; /* NULL: recorder = off, or it cannot run here */
+	struct sg_recorder_opts recorder_opts;
+	enum sg_recorder_mode recorder_mode;
+	bool recorder_attached;
 	char cgroup_root[SG_PATH_MAX];
 	uint64_t next_tick;
 	uint64_t ticks;
@@ -161,6 +166,76 @@ static int generation_new(struct guardian *g, struct generation **out)
 	return 0;
 }
 
+static void recorder_attach(struct guardian *g)
+{
+	int r = sg_recorder_attach(g->recorder);
+
+	if (r < 0) {
+		sg_log_errno(LOG_WARNING, r, "cannot start the BPF recorder: bundles get no stacks");
+		return;
+	}
+	g->recorder_attached = true;
+	sg_log(LOG_INFO, "BPF recorder recording (sched_switch via %s, on-CPU %u Hz, window %llu ms)",
+	       sg_recorder_switch_kind(g->recorder), g->recorder_opts.oncpu_hz,
+	       (unsigned long long)(g->recorder_opts.window_usec / USEC_PER_MSEC));
+}
+
+/* recorder = on-trigger: recording from a rule's first step until every
+ * rule is back at rest. Before the decisions of a tick (starting: a rule
+ * acts) and after them (stopping: none is above rest). */
+static void recorder_follow(struct guardian *g, bool before)
+{
+	const struct sg_generation *core = &g->gen->core;
+	bool active = false;
+
+	if (!g->recorder)
+		return;
+	for (size_t i = 0; i < core->cfg.nrules && !active; i++)
+		active = sg_policy_level(core->policy, i) > 0;
+	if (before && !g->recorder_attached) {
+		if (active)
+			recorder_attach(g);
+	} else if (!before && g->recorder_attached && !active) {
+		sg_recorder_detach(g->recorder);
+		g->recorder_attached = false;
+		sg_log(LOG_INFO, "BPF recorder stopped: every rule is at rest");
+	}
+}
+
+/* Opens the recorder as cfg says (closing one opened with other settings)
+ * and says in the actuator's note what bundles get. */
+static void recorder_setup(struct guardian *g, const struct sg_config *cfg)
+{
+	struct sg_recorder_opts opts = { .oncpu_hz = cfg->recorder_hz, .window_usec = cfg->recorder_window_usec };
+	char why[200] = "";
+	int r;
+
+	if (g->recorder && (cfg->recorder == SG_RECORDER_OFF || opts.oncpu_hz != g->recorder_opts.oncpu_hz ||
+			    opts.window_usec != g->recorder_opts.window_usec)) {
+		sg_recorder_close(g->recorder);
+		g->recorder = NULL;
+		g->recorder_attached = false;
+	}
+	g->recorder_mode = cfg->recorder;
+	g->recorder_opts = opts;
+	if (cfg->recorder == SG_RECORDER_OFF) {
+		snprintf(g->act.recorder_note, sizeof(g->act.recorder_note), "off (recorder = off): no stacks");
+	} else if (!g->recorder && (r = sg_recorder_open(&opts, &g->recorder, why, sizeof(why))) < 0) {
+		sg_log(LOG_WARNING, "the BPF recorder cannot run here: %s; bundles get no stacks", why);
+		snprintf(g->act.recorder_note, sizeof(g->act.recorder_note), "unavailable: %s", why);
+	}
+	if (g->recorder) {
+		snprintf(g->act.recorder_note, sizeof(g->act.recorder_note),
+			 "%s: off-CPU (uninterruptible sleeps, sched_switch via %s) and on-CPU (%u Hz) stacks, "
+			 "last %llu ms", cfg->recorder == SG_RECORDER_ON ? "on" : "on-trigger",
+			 sg_recorder_switch_kind(g->recorder), opts.oncpu_hz,
+			 (unsigned long long)(opts.window_usec / USEC_PER_MSEC));
+		if (cfg->recorder == SG_RECORDER_ON && !g->recorder_attached)
+			recorder_attach(g);
+	}
+	g->act.recorder = g->recorder;
+}
+
 static void tick(struct guardian *g, uint64_t now, double lag_ms)
 {
 	struct generation *gen = g->gen;
@@ -171,11 +246,15 @@ static void tick(struct guardian *g, uint64_t now, double lag_ms)
 	}
 	size_t n = sg_generation_tick(&gen->core, now, lag_ms, g->pending_events);
 	sg_history_push(&gen->history, &gen->core.sample);
+	if (n && g->recorder_mode == SG_RECORDER_ON_TRIGGER)
+		recorder_follow(g, true);
 	for (size_t i = 0; i < n; i++) {
 		sg_log_decision(&gen->core.cfg, &gen->core.decisions[i]);
 		if (g->acting)
 			sg_actuator_decide(&g->act, &gen->core.cfg, &gen->core.decisions[i]);
 	}
+	if (n && g->recorder_mode == SG_RECORDER_ON_TRIGGER)
+		recorder_follow(g, false);
 	g->ticks++;
 }
 
@@ -322,6 +401,7 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si,
 	g->gen = gen;
 	if (g->acting) {
 		point_captures(g);
+		recorder_setup(g, &gen->core.cfg);
 		sg_actuator_settle(&g->act, &gen->core.cfg, gen->core.policy);
 	}
 	if (gen->core.cfg.interval_usec != g->interval_usec)
@@ -399,6 +479,7 @@ int sg_run(const struct sg_run_options *options)
 		r = sg_capture_writer_start(&g.act.writer);
 		if (r < 0)
 			sg_log_errno(LOG_WARNING, r, "cannot start the capture writer: bundles are stored before acting");
+		recorder_setup(&g, &g.gen->core.cfg);
 	}
 	announce(g.gen);
 	/* Nothing a crashed run froze, throttled, demoted or drained stays so. */
@@ -468,6 +549,7 @@ out:
 		sg_capture_writer_stop(g.act.writer, CAPTURE_DRAIN_USEC);
 		sg_actuator_close(&g.act);
 	}
+	sg_recorder_close(g.recorder);
 	sd_event_source_disable_unref(g.timer);
 	if (g.timer_fd >= 0)
 		close(g.timer_fd);

@@ -16,12 +16,14 @@
 #include "doctor.h"
 #include "log.h"
 #include "loop.h"
+#include "recorder.h"
 #include "replay.h"
 #include "signals_cmd.h"
 #include "trace.h"
 #include "units.h"
 
 #define DEFAULT_CONFIG "/etc/stallguard/stallguard.ini"
+#define MANUAL_RECORD_USEC (2 * USEC_PER_SEC) /* `capture` records stacks this long first */
 
 static const char usage_text[] =
 	"usage: stallguard COMMAND [OPTIONS]\n"
@@ -346,7 +348,27 @@ static int command_capture(const struct cli *cli)
 		.cfg = &cfg, .rule = "manual", .step = "capture", .reason = "taken by hand",
 		.decision = "stallguard capture", .proc_root = "/proc",
 	};
+	/* The guardian's recorder is its own: this one records for a while first. */
+	struct sg_recorder_opts opts = { .oncpu_hz = cfg.recorder_hz, .window_usec = cfg.recorder_window_usec };
+	struct sg_recorder *recorder = NULL;
+	char note[256], why[200];
+	if (cfg.recorder == SG_RECORDER_OFF) {
+		snprintf(note, sizeof(note), "off (recorder = off): no stacks");
+	} else if (sg_recorder_open(&opts, &recorder, why, sizeof(why)) < 0 || sg_recorder_attach(recorder) < 0) {
+		fprintf(stderr, "stallguard: the BPF recorder cannot run here: %s; no stacks in this bundle\n",
+			why[0] ? why : "cannot attach");
+		snprintf(note, sizeof(note), "unavailable: %s", why[0] ? why : "cannot attach");
+		sg_recorder_close(recorder);
+		recorder = NULL;
+	} else {
+		snprintf(note, sizeof(note), "recorded for %u s by stallguard capture (on-CPU %u Hz)",
+			 (unsigned)(MANUAL_RECORD_USEC / USEC_PER_SEC), opts.oncpu_hz);
+		usleep(MANUAL_RECORD_USEC);
+	}
+	in.recorder = recorder;
+	in.recorder_note = note;
 	int r = sg_capture_write(&in, dir, sizeof(dir), &elapsed_ms);
+	sg_recorder_close(recorder);
 	if (r < 0 && !dir[0]) {
 		fprintf(stderr, "stallguard: cannot write a capture bundle in %s: %s\n", cfg.capture_dir, strerror(-r));
 		sg_config_free(&cfg);
@@ -374,7 +396,7 @@ static int command_record(const struct cli *cli)
 static int command_replay(const struct cli *cli)
 {
 	struct sg_replay_summary summary;
-	struct sg_trace trace;
+	struct sg_trace_data trace;
 	struct sg_config cfg;
 	char err[256];
 	int status = load_config(cli, false, &cfg), r;

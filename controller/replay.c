@@ -15,7 +15,7 @@
 #define REPLAY_EPOCH_USEC (1000 * USEC_PER_SEC)
 
 /* The whole disks the trace has columns for ("disk.NAME.METRIC", not any). */
-static size_t trace_disks(const struct sg_trace *trace, char (*disks)[SG_DISK_NAME_MAX])
+static size_t trace_disks(const struct sg_trace_data *trace, char (*disks)[SG_DISK_NAME_MAX])
 {
 	size_t n = 0;
 
@@ -38,7 +38,7 @@ static size_t trace_disks(const struct sg_trace *trace, char (*disks)[SG_DISK_NA
 	return n;
 }
 
-static long column_of(const struct sg_trace *trace, const char *name)
+static long column_of(const struct sg_trace_data *trace, const char *name)
 {
 	for (size_t c = 0; c < trace->ncolumns; c++)
 		if (strcmp(trace->names[c], name) == 0)
@@ -47,7 +47,7 @@ static long column_of(const struct sg_trace *trace, const char *name)
 }
 
 /* Says once per signal which tested signals the trace lacks. */
-static size_t report_missing(const struct sg_config *cfg, const struct sg_trace *trace, FILE *warn)
+static size_t report_missing(const struct sg_config *cfg, const struct sg_trace_data *trace, FILE *warn)
 {
 	size_t missing = 0;
 
@@ -69,7 +69,7 @@ static size_t report_missing(const struct sg_config *cfg, const struct sg_trace 
 	return missing;
 }
 
-int sg_replay(const struct sg_config *cfg, const struct sg_trace *trace, FILE *out, FILE *warn,
+int sg_replay(const struct sg_config *cfg, const struct sg_trace_data *trace, FILE *out, FILE *warn,
 	      struct sg_replay_summary *summary)
 {
 	char disks[SG_DISK_MAX][SG_DISK_NAME_MAX], name[SG_SIGNAL_NAME_MAX], line[SG_REASON_MAX + 256];

@@ -22,5 +22,5 @@ struct sg_replay_summary {
  * tests that the trace has no column for (its conditions never hold).
  * Columns the configuration has no signal for are ignored. Returns 0,
  * -ENOMEM, or -E2BIG (too many disks). */
-int sg_replay(const struct sg_config *cfg, const struct sg_trace *trace, FILE *out, FILE *warn,
+int sg_replay(const struct sg_config *cfg, const struct sg_trace_data *trace, FILE *out, FILE *warn,
 	      struct sg_replay_summary *summary);

@@ -48,7 +48,7 @@ int sg_trace_write_row(FILE *out, uint64_t t_usec, const struct sg_sample *sampl
 	return ferror(out) ? -EIO : 0;
 }
 
-void sg_trace_free(struct sg_trace *trace)
+void sg_trace_free(struct sg_trace_data *trace)
 {
 	free(trace->names);
 	free(trace->t_usec);
@@ -57,7 +57,7 @@ void sg_trace_free(struct sg_trace *trace)
 }
 
 /* The header: t_ms, then unique names of the signal grammar's characters. */
-static int parse_header(const char *line, size_t len, struct sg_trace *trace, const char **why)
+static int parse_header(const char *line, size_t len, struct sg_trace_data *trace, const char **why)
 {
 	size_t n = 0;
 
@@ -95,7 +95,7 @@ static int parse_header(const char *line, size_t len, struct sg_trace *trace, co
 	return 0;
 }
 
-static int grow_rows(struct sg_trace *trace, size_t *cap)
+static int grow_rows(struct sg_trace_data *trace, size_t *cap)
 {
 	size_t want = *cap ? *cap * 2 : 256;
 	uint64_t *t = realloc(trace->t_usec, want * sizeof(*t));
@@ -111,7 +111,7 @@ static int grow_rows(struct sg_trace *trace, size_t *cap)
 }
 
 /* One row: a time no earlier than the last, then exactly ncolumns fields. */
-static int parse_row(const char *line, size_t len, struct sg_trace *trace, const char **why)
+static int parse_row(const char *line, size_t len, struct sg_trace_data *trace, const char **why)
 {
 	char field[64];
 	const char *p = line, *end = line + len;
@@ -151,7 +151,7 @@ static int parse_row(const char *line, size_t len, struct sg_trace *trace, const
 	return 0;
 }
 
-int sg_trace_parse(const char *buf, size_t len, struct sg_trace *trace, char *err, size_t err_len)
+int sg_trace_parse(const char *buf, size_t len, struct sg_trace_data *trace, char *err, size_t err_len)
 {
 	const char *why = NULL;
 	size_t cap = 0, lineno = 0;
@@ -205,7 +205,7 @@ int sg_trace_parse(const char *buf, size_t len, struct sg_trace *trace, char *er
 
 #define TRACE_FILE_MAX (1ULL << 30)
 
-int sg_trace_load(const char *path, struct sg_trace *trace, char *err, size_t err_len)
+int sg_trace_load(const char *path, struct sg_trace_data *trace, char *err, size_t err_len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t len = 0, cap;

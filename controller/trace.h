@@ -31,7 +31,7 @@ int sg_trace_write_header(FILE *out, const struct sg_signal_table *tab, const st
 /* Writes one row: t_usec since the first row, then sample's values and events. */
 int sg_trace_write_row(FILE *out, uint64_t t_usec, const struct sg_sample *sample);
 
-struct sg_trace {
+struct sg_trace_data {
 	size_t ncolumns;                       /* signal columns, t_ms not counted */
 	char (*names)[SG_SIGNAL_NAME_MAX];     /* ncolumns names */
 	size_t nrows;
@@ -43,10 +43,10 @@ struct sg_trace {
  * -EINVAL with "LINE: what" in err (the first error; nothing kept). A last
  * line cut short (no newline) is ignored, as a recording that was stopped
  * mid-write leaves it. Returns 0, -EINVAL or -ENOMEM. */
-int sg_trace_parse(const char *buf, size_t len, struct sg_trace *trace, char *err, size_t err_len);
+int sg_trace_parse(const char *buf, size_t len, struct sg_trace_data *trace, char *err, size_t err_len);
 
 /* Reads the file path and parses it (at most 1 GiB). Returns 0, -EINVAL
  * (err as above), -EFBIG, or -errno of reading it. */
-int sg_trace_load(const char *path, struct sg_trace *trace, char *err, size_t err_len);
+int sg_trace_load(const char *path, struct sg_trace_data *trace, char *err, size_t err_len);
 
-void sg_trace_free(struct sg_trace *trace);
+void sg_trace_free(struct sg_trace_data *trace);

@@ -107,6 +107,9 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.kill_grace_usec, 5 * USEC_PER_SEC);
 	assert_int_equal(cfg.hook_timeout_usec, 10 * USEC_PER_SEC);
 	assert_true(cfg.revert_on_exit);
+	assert_int_equal(cfg.recorder, SG_RECORDER_ON);
+	assert_int_equal(cfg.recorder_hz, 49);
+	assert_int_equal(cfg.recorder_window_usec, 10 * USEC_PER_SEC);
 	assert_int_equal(cfg.njobs, 0);
 	assert_int_equal(cfg.nrules, 0);
 	sg_config_free(&cfg);
@@ -917,10 +920,38 @@ static void test_on_exit_values(void **state)
 	sg_config_free(&cfg);
 }
 
+static void test_recorder_values(void **state)
+{
+	struct sg_config cfg;
+	struct sg_config_errors errors = { 0 };
+
+	(void)state;
+	assert_int_equal(sg_config_load_string("x.ini", "[guardian]\nrecorder = on-trigger\nrecorder_hz = 99\n"
+							"recorder_window = 300ms\n", &cfg, &errors), 0);
+	assert_int_equal(cfg.recorder, SG_RECORDER_ON_TRIGGER);
+	assert_int_equal(cfg.recorder_hz, 99);
+	assert_int_equal(cfg.recorder_window_usec, 300 * USEC_PER_MSEC);
+	sg_config_free(&cfg);
+	assert_int_equal(sg_config_load_string("x.ini", "[guardian]\nrecorder = off\n", &cfg, &errors), 0);
+	assert_int_equal(cfg.recorder, SG_RECORDER_OFF);
+	sg_config_free(&cfg);
+	assert_int_equal(sg_config_load_string("x.ini", "[guardian]\nrecorder = sometimes\nrecorder_hz = 48\n"
+							"recorder_window = 61m\n[job j]\ncgroup = /j\nrecorder_hz = 100\n",
+						&cfg, &errors), -EINVAL);
+	assert_int_equal(errors.count, 4);
+	assert_non_null(strstr(errors.lines[0], "x.ini:2: bad recorder \"sometimes\": expected on, off or on-trigger"));
+	assert_non_null(strstr(errors.lines[1], "x.ini:3: bad recorder_hz \"48\": expected a whole number from 49 to 99"));
+	assert_non_null(strstr(errors.lines[2], "x.ini:4: bad recorder_window \"61m\": at most 1h"));
+	assert_non_null(strstr(errors.lines[3], "x.ini:7: unknown key \"recorder_hz\" in [job j]"));
+	sg_config_errors_free(&errors);
+	sg_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_on_exit_values),
+		cmocka_unit_test(test_recorder_values),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_rule_defaults),
 		cmocka_unit_test(test_full_fixture),

@@ -47,7 +47,7 @@ static char *make_trace(size_t *len)
 static void test_parse(void **state)
 {
 	(void)state;
-	struct sg_trace trace;
+	struct sg_trace_data trace;
 	char err[128];
 	size_t len;
 	char *text = make_trace(&len);
@@ -67,7 +67,7 @@ static void test_parse(void **state)
 
 static void expect_error(const char *text, const char *want)
 {
-	struct sg_trace trace;
+	struct sg_trace_data trace;
 	char err[128] = "";
 
 	assert_int_equal(sg_trace_parse(text, strlen(text), &trace, err, sizeof(err)), -EINVAL);
@@ -105,7 +105,7 @@ static char *replay(const char *config, struct sg_replay_summary *sum, char **wa
 {
 	struct sg_config_errors errors = { 0 };
 	struct sg_config cfg;
-	struct sg_trace trace;
+	struct sg_trace_data trace;
 	char err[128], *out = NULL;
 	size_t outlen, warnlen, len;
 	char *trace_text = make_trace(&len);
