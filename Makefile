@@ -13,7 +13,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
 	  -D_GNU_SOURCE -DSG_VERSION='"$(VERSION)"' -fno-strict-aliasing \
 	  -Icontroller -Iactions
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsystemd -linih -ljansson) -lm
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsystemd -linih -ljansson) -lm -pthread
 
 B := build
 LIB_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c actions/*.c))

@@ -123,6 +123,8 @@ struct sg_config {
 	uint64_t history_usec;        /* 120s */
 	char kmsg[SG_PATH_MAX];       /* /dev/kmsg */
 	char metrics_file[SG_PATH_MAX]; /* "" = off */
+	char heartbeat[SG_PATH_MAX];  /* executable run every heartbeat_interval; "" = off */
+	uint64_t heartbeat_interval_usec; /* 60s */
 	struct sg_match protect[SG_MATCH_MAX];
 	size_t nprotect;
 	unsigned kill_limit_count;    /* 3 */

@@ -34,6 +34,11 @@ static void print_guardian(const struct sg_config *cfg, FILE *out)
 	fprintf(out, "  state_dir %s, capture_dir %s, kmsg %s, metrics_file %s, on_exit %s\n", cfg->state_dir,
 		cfg->capture_dir, cfg->kmsg, cfg->metrics_file[0] ? cfg->metrics_file : "(off)",
 		cfg->revert_on_exit ? "revert" : "keep");
+	if (cfg->heartbeat[0])
+		fprintf(out, "  heartbeat %s every %s\n", cfg->heartbeat,
+			sg_format_duration(cfg->heartbeat_interval_usec, a, sizeof(a)));
+	else
+		fprintf(out, "  heartbeat (off)\n");
 	fprintf(out, "  protect: pid 1, kernel threads, stallguard");
 	for (size_t i = 0; i < cfg->nprotect; i++) {
 		fputs(", ", out);

@@ -32,6 +32,7 @@
 #include "kmsg.h"
 #include "log.h"
 #include "psi.h"
+#include "service.h"
 #include "triggers.h"
 #include "units.h"
 
@@ -59,6 +60,7 @@ struct guardian {
 	char cgroup_root[SG_PATH_MAX];
 	uint64_t next_tick;
 	uint64_t ticks;
+	struct sg_service svc; /* STATUS=, metrics, heartbeat */
 };
 
 static void on_kernel_event(const struct sg_kmsg_event_info *ev, const struct sg_kmsg_record *rec, void *userdata)
@@ -168,11 +170,15 @@ static void tick(struct guardian *g, uint64_t now, double lag_ms)
 	size_t n = sg_generation_tick(&gen->core, now, lag_ms, g->pending_events);
 	sg_history_push(&gen->history, &gen->core.sample);
 	for (size_t i = 0; i < n; i++) {
-		sg_log_decision(&gen->core.cfg, &gen->core.decisions[i]);
+		const struct sg_decision *d = &gen->core.decisions[i];
+
+		sg_log_decision(&gen->core.cfg, d);
 		if (g->acting)
-			sg_actuator_decide(&g->act, &gen->core.cfg, &gen->core.decisions[i]);
+			sg_actuator_decide(&g->act, &gen->core.cfg, d);
+		sg_service_decided(&g->svc, d, g->acting ? g->act.capture[d->rule] : NULL);
 	}
 	g->ticks++;
+	sg_service_ticked(&g->svc, &gen->core, now, g->ticks, n);
 }
 
 static int on_timer(sd_event_source *source, int fd, uint32_t revents, void *userdata)
@@ -314,12 +320,15 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si,
 		sd_notify(0, "READY=1");
 		return 0;
 	}
-	generation_free(g->gen);
+	struct generation *old = g->gen;
+
 	g->gen = gen;
 	if (g->acting) {
 		point_captures(g);
 		sg_actuator_settle(&g->act, &gen->core.cfg, gen->core.policy);
 	}
+	sg_service_reload(&g->svc, &old->core, &gen->core, g->acting ? g->act.capture : NULL);
+	generation_free(old);
 	if (gen->core.cfg.interval_usec != g->interval_usec)
 		arm_tick(g, gen->core.cfg.interval_usec);
 	announce(gen);
@@ -336,16 +345,22 @@ static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo
 	return sd_event_exit(sd_event_source_get_event(source), 0);
 }
 
-/* The guardian must keep running on a host that is swapping and saturated. */
+/* The guardian must keep running on a host that is swapping and saturated.
+ * Priorities are only raised: a unit that gives more (a realtime policy or
+ * I/O class) keeps it. */
 static void harden(void)
 {
+	long ioprio = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
+
 	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
 		sg_log(LOG_WARNING, "cannot lock memory (%m): the guardian may be paged out under pressure");
-	if (setpriority(PRIO_PROCESS, 0, -10) < 0)
+	errno = 0;
+	if (getpriority(PRIO_PROCESS, 0) > -10 && errno == 0 && setpriority(PRIO_PROCESS, 0, -10) < 0)
 		sg_log(LOG_WARNING, "cannot raise CPU priority (%m)");
-	/* best-effort class, highest level */
-	if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (2 << 13) | 0) < 0)
-		sg_log(LOG_WARNING, "cannot raise I/O priority (%m)");
+	/* best-effort class, highest level, unless realtime already */
+	if (ioprio < 0 || ioprio >> 13 != 1 /* IOPRIO_CLASS_RT */)
+		if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (2 << 13) | 0) < 0)
+			sg_log(LOG_WARNING, "cannot raise I/O priority (%m)");
 }
 
 
@@ -404,6 +419,11 @@ int sg_run(const struct sg_run_options *options)
 		sg_log_errno(LOG_ERR, r, "cannot create the event loop");
 		goto out;
 	}
+	/* WATCHDOG=1 from the loop itself, when systemd asks for it (WatchdogSec=):
+	 * a loop stuck in a tick stops pinging and gets the guardian restarted. */
+	r = sd_event_set_watchdog(g.event, true);
+	if (r < 0)
+		sg_log_errno(LOG_WARNING, r, "cannot set up systemd's watchdog");
 	if (sd_event_add_signal(g.event, NULL, SIGTERM, on_exit_signal, &g) < 0 ||
 	    sd_event_add_signal(g.event, NULL, SIGINT, on_exit_signal, &g) < 0 ||
 	    sd_event_add_signal(g.event, NULL, SIGHUP, on_reload, &g) < 0) {
@@ -440,6 +460,8 @@ int sg_run(const struct sg_run_options *options)
 		sg_log_errno(LOG_ERR, r, "cannot watch the tick timer");
 		goto out;
 	}
+	if (sg_service_start(&g.svc, g.event, &g.gen->core) < 0)
+		goto out;
 	tick(&g, sg_now_usec(), 0); /* the first reading: rates and stalls start from here */
 	harden();
 	sd_notify(0, "READY=1");
@@ -458,6 +480,7 @@ out:
 	}
 	if (g.acting)
 		sg_actuator_close(&g.act);
+	sg_service_stop(&g.svc);
 	sd_event_source_disable_unref(g.timer);
 	if (g.timer_fd >= 0)
 		close(g.timer_fd);
