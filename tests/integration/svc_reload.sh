@@ -14,18 +14,12 @@ cat >"$TMP/hooks/rec" <<EOF2
 echo "\$1 \$STALLGUARD_RULE \$STALLGUARD_STEP" >>"$TMP/calls"
 EOF2
 chmod 0755 "$TMP/hooks/rec"
-: >"$TMP/kmsg"
 : >"$TMP/calls"
 
 write_config() { # NAME STEP-OF-RULE-change [EXTRA LINES]
 	local file=$TMP/$1.ini
-	cat >"$file" <<EOF2
-[guardian]
-interval = 50ms
-kmsg = $TMP/kmsg
-state_dir = $TMP/state
-capture_dir = $TMP/captures
-metrics_file = $TMP/metrics/stallguard.prom
+	guardian_ini 50ms "$TMP/metrics/stallguard.prom" >"$file"
+	cat >>"$file" <<EOF2
 [rule keep]
 when = load.1 >= 0
 step = hook a
@@ -55,7 +49,7 @@ wait_for() {
 	fail "$what (waited ${limit}s); calls: $(paste -sd, "$TMP/calls"); log: $(tail -3 "$TMP/log")"
 }
 calls() { grep -c "^$1\$" "$TMP/calls"; }
-metric() { awk -v k="$1 " 'index($0, k) == 1 { print $NF }' "$TMP/metrics/stallguard.prom"; }
+metric() { metric_in "$TMP/metrics/stallguard.prom" "$1"; }
 printf '[guardian]\nstate_dir = %s/state\n' "$TMP" >"$TMP/status.ini"
 status_lines() { "$SG" status -c "$TMP/status.ini" | grep -F "$1:"; }
 
