@@ -107,6 +107,8 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.kill_grace_usec, 5 * USEC_PER_SEC);
 	assert_int_equal(cfg.hook_timeout_usec, 10 * USEC_PER_SEC);
 	assert_true(cfg.revert_on_exit);
+	assert_string_equal(cfg.heartbeat, "");
+	assert_int_equal(cfg.heartbeat_interval_usec, 60 * USEC_PER_SEC);
 	assert_int_equal(cfg.njobs, 0);
 	assert_int_equal(cfg.nrules, 0);
 	sg_config_free(&cfg);
@@ -863,6 +865,48 @@ static void test_hook_files(void **state)
 	sg_config_errors_free(&errors);
 }
 
+/* heartbeat = PATH is checked like a hook file; heartbeat_interval is at least 1s. */
+static void test_heartbeat_keys(void **state)
+{
+	struct hook_dir *d = *state;
+	struct sg_config_errors errors;
+	struct sg_config cfg;
+	char text[512];
+	char *printed;
+
+	if (geteuid() != 0)
+		fail_msg("this test needs root: it checks root-owned heartbeat files");
+	make_hook(d, "ok", 0755, 0);
+	make_hook(d, "world", 0777, 0);
+	snprintf(text, sizeof(text), "[guardian]\nheartbeat = %s/ok\nheartbeat_interval = 5s\n", d->path);
+	assert_loads(text, &cfg);
+	assert_int_equal(cfg.heartbeat_interval_usec, 5 * USEC_PER_SEC);
+	assert_true(strncmp(cfg.heartbeat, d->path, strlen(d->path)) == 0);
+	printed = print_to_string(&cfg);
+	assert_non_null(strstr(printed, "/ok every 5s\n"));
+	free(printed);
+	sg_config_free(&cfg);
+
+	snprintf(text, sizeof(text), "[guardian]\nheartbeat =\n");
+	assert_loads(text, &cfg);
+	assert_string_equal(cfg.heartbeat, "");
+	printed = print_to_string(&cfg);
+	assert_non_null(strstr(printed, "  heartbeat (off)\n"));
+	free(printed);
+	sg_config_free(&cfg);
+
+	snprintf(text, sizeof(text), "[guardian]\n\nheartbeat = %s/world\n", d->path);
+	assert_int_equal(sg_config_load_string(NAME, text, &cfg, &errors), -EINVAL);
+	assert_error(&errors, NAME, 3, "heartbeat = ");
+	assert_error(&errors, NAME, 3, "writable by group or others (mode 0777)");
+	sg_config_errors_free(&errors);
+	sg_config_free(&cfg);
+
+	assert_one_error("[guardian]\nheartbeat_interval = 500ms\n", 2, "bad heartbeat_interval \"500ms\"");
+	snprintf(text, sizeof(text), "[guardian]\nheartbeat = %s/missing\n", d->path);
+	assert_one_error(text, 2, "missing: No such file or directory");
+}
+
 /* A relative hook path is taken from the config file's directory, not the cwd. */
 static void test_hook_relative(void **state)
 {
@@ -938,6 +982,7 @@ int main(void)
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test_setup_teardown(test_hook_files, hooks_setup, hooks_teardown),
+		cmocka_unit_test_setup_teardown(test_heartbeat_keys, hooks_setup, hooks_teardown),
 		cmocka_unit_test_setup_teardown(test_hook_relative, hooks_setup, hooks_teardown),
 	};
 
