@@ -794,6 +794,15 @@ static void make_hook(const struct hook_dir *d, const char *name, mode_t mode, u
 	close(fd);
 }
 
+/* Root-owned "ok" (0755) and "world" (0777) executables in d. */
+static void ok_and_world_hooks(const struct hook_dir *d)
+{
+	if (geteuid() != 0)
+		fail_msg("this test needs root: it makes root-owned hook files");
+	make_hook(d, "ok", 0755, 0);
+	make_hook(d, "world", 0777, 0);
+}
+
 static void load_hook(const char *name, const char *path, int *rc,
 		      struct sg_config_errors *errors)
 {
@@ -874,10 +883,7 @@ static void test_heartbeat_keys(void **state)
 	char text[512];
 	char *printed;
 
-	if (geteuid() != 0)
-		fail_msg("this test needs root: it checks root-owned heartbeat files");
-	make_hook(d, "ok", 0755, 0);
-	make_hook(d, "world", 0777, 0);
+	ok_and_world_hooks(d);
 	snprintf(text, sizeof(text), "[guardian]\nheartbeat = %s/ok\nheartbeat_interval = 5s\n", d->path);
 	assert_loads(text, &cfg);
 	assert_int_equal(cfg.heartbeat_interval_usec, 5 * USEC_PER_SEC);
@@ -917,10 +923,7 @@ static void test_hook_relative(void **state)
 	char ini[128], want[PATH_MAX], text[256], cwd[PATH_MAX];
 	FILE *f;
 
-	if (geteuid() != 0)
-		fail_msg("this test needs root: it makes root-owned hook files");
-	make_hook(d, "ok", 0755, 0);
-	make_hook(d, "world", 0777, 0);
+	ok_and_world_hooks(d);
 	snprintf(ini, sizeof(ini), "%s/sg.ini", d->path);
 	f = fopen(ini, "w");
 	assert_non_null(f);
