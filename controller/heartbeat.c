@@ -7,10 +7,19 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "decision_log.h"
 #include "log.h"
 #include "units.h"
 
 #define ACCURACY_USEC (100 * USEC_PER_MSEC)
+
+/* One line a dead man's switch's owner can search the journal for. */
+static void failed(struct sg_heartbeat *hb, int err)
+{
+	hb->failed++;
+	sg_log_service(LOG_WARNING, SG_MESSAGE_ID_HEARTBEAT_FAILED, "heartbeat %s failed: %s: the switch may not "
+		       "hear from this host", hb->path, strerror(-err));
+}
 
 static void drop_sources(struct sg_heartbeat *hb)
 {
@@ -29,8 +38,10 @@ static int on_exited(sd_event_source *source, int fd, uint32_t revents, void *us
 	(void)fd;
 	(void)revents;
 	drop_sources(hb);
-	if (sg_hook_finish(&hb->run, hb->timed_out, hb->timeout_usec) < 0)
-		hb->failed++;
+	int r = sg_hook_finish(&hb->run, hb->timed_out, hb->timeout_usec);
+
+	if (r < 0)
+		failed(hb, r);
 	return 0;
 }
 
@@ -98,8 +109,11 @@ static int on_timer(sd_event_source *source, uint64_t usec, void *userdata)
 	if (hb->running) {
 		hb->skipped++;
 		sg_log(LOG_WARNING, "heartbeat: the previous one still runs: this beat is skipped");
-	} else if (beat(hb) < 0) {
-		hb->failed++;
+	} else {
+		int r = beat(hb);
+
+		if (r < 0)
+			failed(hb, r);
 	}
 	sd_event_source_set_time_relative(source, hb->interval_usec);
 	sd_event_source_set_enabled(source, SD_EVENT_ONESHOT);

@@ -281,13 +281,15 @@ static int attach_triggers(struct guardian *g, struct generation *gen)
 	return 0;
 }
 
-static void announce(const struct generation *gen)
+/* "stallguard 0.1.0: 3 rules, 1 jobs, tick 250ms": at start, and after a reload. */
+static void announce(const struct generation *gen, const char *message_id)
 {
 	char interval[32];
 
-	sg_log(LOG_INFO, "stallguard %s: %zu rules, %zu jobs, tick %s%s", SG_VERSION, gen->core.cfg.nrules,
-	       gen->core.cfg.njobs, sg_format_duration(gen->core.cfg.interval_usec, interval, sizeof(interval)),
-	       gen->core.cfg.dry_run ? ", dry-run" : "");
+	sg_log_service(LOG_INFO, message_id, "stallguard %s: %zu rules, %zu jobs, tick %s%s", SG_VERSION,
+		       gen->core.cfg.nrules, gen->core.cfg.njobs,
+		       sg_format_duration(gen->core.cfg.interval_usec, interval, sizeof(interval)),
+		       gen->core.cfg.dry_run ? ", dry-run" : "");
 }
 
 static void point_captures(struct guardian *g)
@@ -308,7 +310,7 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si,
 	sg_log(LOG_INFO, "reloading %s", g->options->config_path);
 	int r = generation_new(g, &gen);
 	if (r < 0) {
-		sg_log(LOG_ERR, "reload refused: the running configuration stays");
+		sg_log_service(LOG_ERR, SG_MESSAGE_ID_RELOAD_REFUSED, "reload refused: the running configuration stays");
 		sd_notify(0, "READY=1");
 		return 0;
 	}
@@ -316,7 +318,7 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si,
 	sg_policy_carry(gen->core.policy, &gen->core.cfg, g->gen->core.policy, &g->gen->core.cfg);
 	if (attach_triggers(g, gen) < 0) {
 		generation_free(gen);
-		sg_log(LOG_ERR, "reload refused: the running configuration stays");
+		sg_log_service(LOG_ERR, SG_MESSAGE_ID_RELOAD_REFUSED, "reload refused: the running configuration stays");
 		sd_notify(0, "READY=1");
 		return 0;
 	}
@@ -331,7 +333,7 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si,
 	generation_free(old);
 	if (gen->core.cfg.interval_usec != g->interval_usec)
 		arm_tick(g, gen->core.cfg.interval_usec);
-	announce(gen);
+	announce(gen, SG_MESSAGE_ID_RELOADED);
 	sd_notify(0, "READY=1");
 	return 0;
 }
@@ -340,8 +342,8 @@ static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo
 {
 	struct guardian *g = userdata;
 
-	sg_log(LOG_INFO, "%s: stopping after %llu ticks", strsignal((int)si->ssi_signo),
-	       (unsigned long long)g->ticks);
+	sg_log_service(LOG_INFO, SG_MESSAGE_ID_STOPPING, "%s: stopping after %llu ticks", strsignal((int)si->ssi_signo),
+		       (unsigned long long)g->ticks);
 	return sd_event_exit(sd_event_source_get_event(source), 0);
 }
 
@@ -407,7 +409,7 @@ int sg_run(const struct sg_run_options *options)
 	sg_kmsg_ring_init(g.kmsg_ring);
 	if (g.acting)
 		point_captures(&g);
-	announce(g.gen);
+	announce(g.gen, SG_MESSAGE_ID_STARTED);
 	/* Nothing a crashed run froze, throttled, demoted or drained stays so. */
 	if (g.acting && g.act.state.count) {
 		sg_log(LOG_WARNING, "%zu steps left applied by a previous run: reverting them", g.act.state.count);

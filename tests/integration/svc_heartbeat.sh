@@ -77,6 +77,8 @@ ticks1=$(metric stallguard_ticks_total)
 [ "$((ticks1 - ticks0))" -ge 32 ] || fail "only $((ticks1 - ticks0)) ticks in 3.2 s while the heartbeat hung"
 grep -q "^warning: heartbeat: killed after 1s timeout" "$TMP/log" ||
 	fail "the hung heartbeat was not killed at its timeout: $(grep heartbeat "$TMP/log" | head -3)"
+grep -q "^heartbeat $TMP/hooks/hang failed: Connection timed out: the switch may not hear" "$TMP/log" ||
+	fail "no 'heartbeat ... failed' line for the killed beat"
 [ "$(grep -c '^start' "$TMP/hangs")" = 2 ] || fail "not 2 beats in 3.2 s at a 2 s interval: $(cat "$TMP/hangs")"
 for pid in $(awk '/^(start|child)/ { print $2 }' "$TMP/hangs" | head -2); do
 	kill -0 "$pid" 2>/dev/null && fail "process $pid of the first hung heartbeat survived its timeout"
