@@ -39,7 +39,7 @@ enum section { SEC_NONE, SEC_SKIP, SEC_GUARDIAN, SEC_JOB, SEC_RULE };
 /* The keys; those before K_REPEATS may be given once per section. */
 enum key_id {
 	K_INTERVAL, K_DRY_RUN, K_STATE_DIR, K_CAPTURE_DIR, K_CAPTURE_KEEP, K_CAPTURE_BUDGET,
-	K_HISTORY, K_KMSG, K_METRICS_FILE, K_HEARTBEAT, K_HEARTBEAT_INTERVAL, K_KILL_LIMIT, K_KILL_GRACE, K_HOOK_TIMEOUT, K_ON_EXIT,
+	K_HISTORY, K_KMSG, K_METRICS_FILE, K_METRICS_INTERVAL, K_HEARTBEAT, K_HEARTBEAT_INTERVAL, K_KILL_LIMIT, K_KILL_GRACE, K_HOOK_TIMEOUT, K_ON_EXIT,
 	K_UNIT, K_CGROUP, K_DEVICE,
 	K_MATCH_MODE, K_JOB, K_STEP_AFTER, K_RECOVER_AFTER, K_COOLDOWN,
 	K_REPEATS, /* keys below repeat */
@@ -78,6 +78,7 @@ static const struct key_def guardian_keys[] = {
 	CFG("history", history_usec, V_DURATION_POS, K_HISTORY, 0),
 	CFG("kmsg", kmsg, V_PATH, K_KMSG, 0),
 	CFG("metrics_file", metrics_file, V_ABS_PATH_OR_EMPTY, K_METRICS_FILE, 0),
+	CFG("metrics_interval", metrics_interval_usec, V_DURATION, K_METRICS_INTERVAL, USEC_PER_SEC),
 	CFG("heartbeat", heartbeat, V_HOOK_PATH, K_HEARTBEAT, 0),
 	CFG("heartbeat_interval", heartbeat_interval_usec, V_DURATION, K_HEARTBEAT_INTERVAL, USEC_PER_SEC),
 	CFG("protect", protect, V_PROTECT, K_PROTECT, 0),
@@ -199,6 +200,7 @@ void sg_config_defaults(struct sg_config *cfg)
 	cfg->hook_timeout_usec = 10 * USEC_PER_SEC;
 	cfg->revert_on_exit = true;
 	cfg->heartbeat_interval_usec = 60 * USEC_PER_SEC;
+	cfg->metrics_interval_usec = 10 * USEC_PER_SEC;
 }
 
 static void rule_defaults(struct sg_rule *rule)

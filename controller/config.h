@@ -123,6 +123,7 @@ struct sg_config {
 	uint64_t history_usec;        /* 120s */
 	char kmsg[SG_PATH_MAX];       /* /dev/kmsg */
 	char metrics_file[SG_PATH_MAX]; /* "" = off */
+	uint64_t metrics_interval_usec; /* 10s */
 	char heartbeat[SG_PATH_MAX];  /* executable run every heartbeat_interval; "" = off */
 	uint64_t heartbeat_interval_usec; /* 60s */
 	struct sg_match protect[SG_MATCH_MAX];

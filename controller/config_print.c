@@ -34,6 +34,8 @@ static void print_guardian(const struct sg_config *cfg, FILE *out)
 	fprintf(out, "  state_dir %s, capture_dir %s, kmsg %s, metrics_file %s, on_exit %s\n", cfg->state_dir,
 		cfg->capture_dir, cfg->kmsg, cfg->metrics_file[0] ? cfg->metrics_file : "(off)",
 		cfg->revert_on_exit ? "revert" : "keep");
+	if (cfg->metrics_file[0])
+		fprintf(out, "  metrics every %s\n", sg_format_duration(cfg->metrics_interval_usec, a, sizeof(a)));
 	if (cfg->heartbeat[0])
 		fprintf(out, "  heartbeat %s every %s\n", cfg->heartbeat,
 			sg_format_duration(cfg->heartbeat_interval_usec, a, sizeof(a)));

@@ -236,7 +236,8 @@ static void *writer_main(void *arg)
 		if (m->stop)
 			break;
 		m->dirty = false;
-		if (text_reserve(&m->writing, m->pending.len) < 0)
+		/* Its full capacity: grown once per size of configuration, not per text. */
+		if (text_reserve(&m->writing, m->pending.cap) < 0)
 			continue; /* the next publish tries again */
 		memcpy(m->writing.data, m->pending.data, m->pending.len);
 		m->writing.len = m->pending.len;

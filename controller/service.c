@@ -8,8 +8,6 @@
 #include "summary.h"
 #include "units.h"
 
-#define METRICS_PERIOD_USEC USEC_PER_SEC
-
 /* STATUS= when the summary changed. */
 static void update_status(struct sg_service *svc, const struct sg_generation *gen)
 {
@@ -122,7 +120,7 @@ void sg_service_ticked(struct sg_service *svc, const struct sg_generation *gen, 
 		update_status(svc, gen);
 	if (!svc->metrics || now < svc->metrics_due)
 		return;
-	svc->metrics_due = now + METRICS_PERIOD_USEC;
+	svc->metrics_due = now + gen->cfg.metrics_interval_usec;
 	struct sg_metrics_input in = {
 		.cfg = &gen->cfg, .policy = gen->policy, .tab = &gen->tab, .sample = &gen->sample,
 		.counts = svc->counts, .captures = svc->captures, .ticks = ticks,

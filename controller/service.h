@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* What `run` does for the host's service manager and monitoring beside the
  * tick: systemd's STATUS= (the summary line, sent when it changes), the
- * metrics textfile (at most once a second, through metrics.h's writer
+ * metrics textfile (every metrics_interval, through metrics.h's writer
  * thread), the action and capture counters it shows, and the heartbeat.
  * The loop calls it after each decision, after each tick, and at reload. */
 #pragma once

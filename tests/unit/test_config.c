@@ -109,6 +109,7 @@ static void test_defaults(void **state)
 	assert_true(cfg.revert_on_exit);
 	assert_string_equal(cfg.heartbeat, "");
 	assert_int_equal(cfg.heartbeat_interval_usec, 60 * USEC_PER_SEC);
+	assert_int_equal(cfg.metrics_interval_usec, 10 * USEC_PER_SEC);
 	assert_int_equal(cfg.njobs, 0);
 	assert_int_equal(cfg.nrules, 0);
 	sg_config_free(&cfg);
@@ -909,6 +910,7 @@ static void test_heartbeat_keys(void **state)
 	sg_config_free(&cfg);
 
 	assert_one_error("[guardian]\nheartbeat_interval = 500ms\n", 2, "bad heartbeat_interval \"500ms\"");
+	assert_one_error("[guardian]\nmetrics_interval = 100ms\n", 2, "bad metrics_interval \"100ms\"");
 	snprintf(text, sizeof(text), "[guardian]\nheartbeat = %s/missing\n", d->path);
 	assert_one_error(text, 2, "missing: No such file or directory");
 }
