@@ -5,6 +5,10 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 SBINDIR ?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# Debian 12 keeps units in /lib/systemd/system; systemd also reads /usr/local/lib/systemd/system.
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 VERSION := $(shell cat VERSION)
 
 CC ?= cc
@@ -17,7 +21,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
 	  -D_GNU_SOURCE -DSG_VERSION='"$(VERSION)"' -fno-strict-aliasing \
 	  -Icontroller -Iactions -Ibpf $(DLOPEN_CFLAGS)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsystemd -linih -ljansson -lbpf) -lm
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsystemd -linih -ljansson -lbpf) -lm -pthread
 
 B := build
 LIB_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c actions/*.c)) \
@@ -39,7 +43,7 @@ deps:
 
 $(B)/%.o: %.c $(wildcard controller/*.h actions/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # BPF: vmlinux.h from the build host's BTF, objects by clang, skeletons by
 # bpftool; bpf/*.c (the loaders) build into libsg.a against the skeletons.
@@ -65,7 +69,7 @@ $(B)/libsg.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 stallguard: $(B)/controller/main.o $(B)/libsg.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/libsg.a
 	@mkdir -p $(dir $@)
@@ -96,10 +100,19 @@ bench:
 	$(MAKE) stallguard $(BENCH_BIN) $(PROG_BIN)
 	@bench/run
 
+# The binary, the unit (its ExecStart pointed at SBINDIR), the example
+# configuration and hook, the man pages and the bash completion.
 install: stallguard
 	install -D -m 0755 stallguard $(DESTDIR)$(SBINDIR)/stallguard
-	install -D -m 0644 etc/stallguard.ini $(DESTDIR)$(SYSCONFDIR)/stallguard/stallguard.ini
+	install -D -m 0600 etc/stallguard.ini $(DESTDIR)$(SYSCONFDIR)/stallguard/stallguard.ini
 	install -D -m 0755 etc/hooks/lb-drain $(DESTDIR)$(SYSCONFDIR)/stallguard/hooks/lb-drain
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|/usr/sbin/stallguard|$(SBINDIR)/stallguard|; s|/etc/stallguard/|$(SYSCONFDIR)/stallguard/|' \
+		etc/stallguard.service >$(DESTDIR)$(UNITDIR)/stallguard.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/stallguard.service
+	install -D -m 0644 man/stallguard.8 $(DESTDIR)$(MANDIR)/man8/stallguard.8
+	install -D -m 0644 man/stallguard.ini.5 $(DESTDIR)$(MANDIR)/man5/stallguard.ini.5
+	install -D -m 0644 etc/bash-completion/stallguard $(DESTDIR)$(BASHCOMPDIR)/stallguard
 
 clean:
 	rm -rf $(B) stallguard

@@ -12,6 +12,7 @@
  * it), and apply refuses a step text that does not say what env->step says,
  * so a journal written by apply can always be reverted. */
 #include "action.h"
+#include "units.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -414,30 +415,15 @@ static int ionice_revert(const struct sg_action_env *env, const struct sg_undo *
 	return first_err ? first_err : nc.first_err;
 }
 
-static void append(char *buf, size_t len, size_t *pos, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void append(char *buf, size_t len, size_t *pos, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (*pos >= len)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *pos, len - *pos, fmt, ap);
-	va_end(ap);
-	*pos = n < 0 ? len : *pos + (size_t)n;
-}
 
 static void append_ioprio(char *buf, size_t len, size_t *pos, unsigned cls, unsigned level)
 {
 	switch (cls) {
-	case IOPRIO_CLASS_NONE: append(buf, len, pos, "none"); break;
-	case IOPRIO_CLASS_RT: append(buf, len, pos, "realtime %u", level); break;
-	case IOPRIO_CLASS_BE: append(buf, len, pos, "best-effort %u", level); break;
-	case IOPRIO_CLASS_IDLE: append(buf, len, pos, "idle"); break;
-	default: append(buf, len, pos, "class %u level %u", cls, level); break;
+	case IOPRIO_CLASS_NONE: sg_appendf(buf, len, pos, "none"); break;
+	case IOPRIO_CLASS_RT: sg_appendf(buf, len, pos, "realtime %u", level); break;
+	case IOPRIO_CLASS_BE: sg_appendf(buf, len, pos, "best-effort %u", level); break;
+	case IOPRIO_CLASS_IDLE: sg_appendf(buf, len, pos, "idle"); break;
+	default: sg_appendf(buf, len, pos, "class %u level %u", cls, level); break;
 	}
 }
 
@@ -466,20 +452,20 @@ static void ionice_describe(const struct sg_undo *undo, char *buf, size_t len)
 			snprintf(buf, len, "%s", step);
 		return;
 	}
-	append(buf, len, &pos, "%s on %zu thread%s", step, n, n == 1 ? "" : "s");
+	sg_appendf(buf, len, &pos, "%s on %zu thread%s", step, n, n == 1 ? "" : "s");
 	if (undo->job[0])
-		append(buf, len, &pos, " of job %s", undo->job);
-	append(buf, len, &pos, " (was ");
+		sg_appendf(buf, len, &pos, " of job %s", undo->job);
+	sg_appendf(buf, len, &pos, " (was ");
 	for (size_t i = 0; i < sizeof(count) / sizeof(count[0]); i++) {
 		if (!count[i])
 			continue;
 		if (!first)
-			append(buf, len, &pos, ", ");
+			sg_appendf(buf, len, &pos, ", ");
 		append_ioprio(buf, len, &pos, i / IOPRIO_LEVELS, i % IOPRIO_LEVELS);
-		append(buf, len, &pos, " on %zu", count[i]);
+		sg_appendf(buf, len, &pos, " on %zu", count[i]);
 		first = false;
 	}
-	append(buf, len, &pos, ")");
+	sg_appendf(buf, len, &pos, ")");
 }
 
 const struct sg_action sg_action_ionice = {

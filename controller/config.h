@@ -134,6 +134,9 @@ struct sg_config {
 	uint64_t history_usec;        /* 120s */
 	char kmsg[SG_PATH_MAX];       /* /dev/kmsg */
 	char metrics_file[SG_PATH_MAX]; /* "" = off */
+	uint64_t metrics_interval_usec; /* 10s */
+	char heartbeat[SG_PATH_MAX];  /* executable run every heartbeat_interval; "" = off */
+	uint64_t heartbeat_interval_usec; /* 60s */
 	struct sg_match protect[SG_MATCH_MAX];
 	size_t nprotect;
 	unsigned kill_limit_count;    /* 3 */

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "psi.h"
 #include "recorder.h"
+#include "service.h"
 #include "triggers.h"
 #include "units.h"
 
@@ -68,6 +69,7 @@ struct guardian {
 	char cgroup_root[SG_PATH_MAX];
 	uint64_t next_tick;
 	uint64_t ticks;
+	struct sg_service svc; /* STATUS=, metrics, heartbeat */
 };
 
 static void on_kernel_event(const struct sg_kmsg_event_info *ev, const struct sg_kmsg_record *rec, void *userdata)
@@ -249,13 +251,17 @@ static void tick(struct guardian *g, uint64_t now, double lag_ms)
 	if (n && g->recorder_mode == SG_RECORDER_ON_TRIGGER)
 		recorder_follow(g, true);
 	for (size_t i = 0; i < n; i++) {
-		sg_log_decision(&gen->core.cfg, &gen->core.decisions[i]);
+		const struct sg_decision *d = &gen->core.decisions[i];
+
+		sg_log_decision(&gen->core.cfg, d);
 		if (g->acting)
-			sg_actuator_decide(&g->act, &gen->core.cfg, &gen->core.decisions[i]);
+			sg_actuator_decide(&g->act, &gen->core.cfg, d);
+		sg_service_decided(&g->svc, d, g->acting ? g->act.capture[d->rule] : NULL);
 	}
 	if (n && g->recorder_mode == SG_RECORDER_ON_TRIGGER)
 		recorder_follow(g, false);
 	g->ticks++;
+	sg_service_ticked(&g->svc, &gen->core, now, g->ticks, n);
 }
 
 static int on_timer(sd_event_source *source, int fd, uint32_t revents, void *userdata)
@@ -358,13 +364,15 @@ static int attach_triggers(struct guardian *g, struct generation *gen)
 	return 0;
 }
 
-static void announce(const struct generation *gen)
+/* "stallguard 0.1.0: 3 rules, 1 jobs, tick 250ms": at start, and after a reload. */
+static void announce(const struct generation *gen, const char *message_id)
 {
 	char interval[32];
 
-	sg_log(LOG_INFO, "stallguard %s: %zu rules, %zu jobs, tick %s%s", SG_VERSION, gen->core.cfg.nrules,
-	       gen->core.cfg.njobs, sg_format_duration(gen->core.cfg.interval_usec, interval, sizeof(interval)),
-	       gen->core.cfg.dry_run ? ", dry-run" : "");
+	sg_log_service(LOG_INFO, message_id, "stallguard %s: %zu rules, %zu jobs, tick %s%s", SG_VERSION,
+		       gen->core.cfg.nrules, gen->core.cfg.njobs,
+		       sg_format_duration(gen->core.cfg.interval_usec, interval, sizeof(interval)),
+		       gen->core.cfg.dry_run ? ", dry-run" : "");
 }
 
 static void point_captures(struct guardian *g)
@@ -385,7 +393,7 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si,
 	sg_log(LOG_INFO, "reloading %s", g->options->config_path);
 	int r = generation_new(g, &gen);
 	if (r < 0) {
-		sg_log(LOG_ERR, "reload refused: the running configuration stays");
+		sg_log_service(LOG_ERR, SG_MESSAGE_ID_RELOAD_REFUSED, "reload refused: the running configuration stays");
 		sd_notify(0, "READY=1");
 		return 0;
 	}
@@ -393,20 +401,23 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si,
 	sg_policy_carry(gen->core.policy, &gen->core.cfg, g->gen->core.policy, &g->gen->core.cfg);
 	if (attach_triggers(g, gen) < 0) {
 		generation_free(gen);
-		sg_log(LOG_ERR, "reload refused: the running configuration stays");
+		sg_log_service(LOG_ERR, SG_MESSAGE_ID_RELOAD_REFUSED, "reload refused: the running configuration stays");
 		sd_notify(0, "READY=1");
 		return 0;
 	}
-	generation_free(g->gen);
+	struct generation *old = g->gen;
+
 	g->gen = gen;
 	if (g->acting) {
 		point_captures(g);
 		recorder_setup(g, &gen->core.cfg);
 		sg_actuator_settle(&g->act, &gen->core.cfg, gen->core.policy);
 	}
+	sg_service_reload(&g->svc, &old->core, &gen->core, g->acting ? g->act.capture : NULL);
+	generation_free(old);
 	if (gen->core.cfg.interval_usec != g->interval_usec)
 		arm_tick(g, gen->core.cfg.interval_usec);
-	announce(gen);
+	announce(gen, SG_MESSAGE_ID_RELOADED);
 	sd_notify(0, "READY=1");
 	return 0;
 }
@@ -415,21 +426,27 @@ static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo
 {
 	struct guardian *g = userdata;
 
-	sg_log(LOG_INFO, "%s: stopping after %llu ticks", strsignal((int)si->ssi_signo),
-	       (unsigned long long)g->ticks);
+	sg_log_service(LOG_INFO, SG_MESSAGE_ID_STOPPING, "%s: stopping after %llu ticks", strsignal((int)si->ssi_signo),
+		       (unsigned long long)g->ticks);
 	return sd_event_exit(sd_event_source_get_event(source), 0);
 }
 
-/* The guardian must keep running on a host that is swapping and saturated. */
+/* The guardian must keep running on a host that is swapping and saturated.
+ * Priorities are only raised: a unit that gives more (a realtime policy or
+ * I/O class) keeps it. */
 static void harden(void)
 {
+	long ioprio = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
+
 	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
 		sg_log(LOG_WARNING, "cannot lock memory (%m): the guardian may be paged out under pressure");
-	if (setpriority(PRIO_PROCESS, 0, -10) < 0)
+	errno = 0;
+	if (getpriority(PRIO_PROCESS, 0) > -10 && errno == 0 && setpriority(PRIO_PROCESS, 0, -10) < 0)
 		sg_log(LOG_WARNING, "cannot raise CPU priority (%m)");
-	/* best-effort class, highest level */
-	if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (2 << 13) | 0) < 0)
-		sg_log(LOG_WARNING, "cannot raise I/O priority (%m)");
+	/* best-effort class, highest level, unless realtime already */
+	if (ioprio < 0 || ioprio >> 13 != 1 /* IOPRIO_CLASS_RT */)
+		if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (2 << 13) | 0) < 0)
+			sg_log(LOG_WARNING, "cannot raise I/O priority (%m)");
 }
 
 
@@ -481,7 +498,7 @@ int sg_run(const struct sg_run_options *options)
 			sg_log_errno(LOG_WARNING, r, "cannot start the capture writer: bundles are stored before acting");
 		recorder_setup(&g, &g.gen->core.cfg);
 	}
-	announce(g.gen);
+	announce(g.gen, SG_MESSAGE_ID_STARTED);
 	/* Nothing a crashed run froze, throttled, demoted or drained stays so. */
 	if (g.acting && g.act.state.count) {
 		sg_log(LOG_WARNING, "%zu steps left applied by a previous run: reverting them", g.act.state.count);
@@ -493,6 +510,11 @@ int sg_run(const struct sg_run_options *options)
 		sg_log_errno(LOG_ERR, r, "cannot create the event loop");
 		goto out;
 	}
+	/* WATCHDOG=1 from the loop itself, when systemd asks for it (WatchdogSec=):
+	 * a loop stuck in a tick stops pinging and gets the guardian restarted. */
+	r = sd_event_set_watchdog(g.event, true);
+	if (r < 0)
+		sg_log_errno(LOG_WARNING, r, "cannot set up systemd's watchdog");
 	if (sd_event_add_signal(g.event, NULL, SIGTERM, on_exit_signal, &g) < 0 ||
 	    sd_event_add_signal(g.event, NULL, SIGINT, on_exit_signal, &g) < 0 ||
 	    sd_event_add_signal(g.event, NULL, SIGHUP, on_reload, &g) < 0) {
@@ -529,6 +551,8 @@ int sg_run(const struct sg_run_options *options)
 		sg_log_errno(LOG_ERR, r, "cannot watch the tick timer");
 		goto out;
 	}
+	if (sg_service_start(&g.svc, g.event, &g.gen->core) < 0)
+		goto out;
 	tick(&g, sg_now_usec(), 0); /* the first reading: rates and stalls start from here */
 	harden();
 	sd_notify(0, "READY=1");
@@ -550,6 +574,7 @@ out:
 		sg_actuator_close(&g.act);
 	}
 	sg_recorder_close(g.recorder);
+	sg_service_stop(&g.svc);
 	sd_event_source_disable_unref(g.timer);
 	if (g.timer_fd >= 0)
 		close(g.timer_fd);
