@@ -496,9 +496,10 @@ int sg_run(const struct sg_run_options *options)
 		r = sg_capture_writer_start(&g.act.writer);
 		if (r < 0)
 			sg_log_errno(LOG_WARNING, r, "cannot start the capture writer: bundles are stored before acting");
-		recorder_setup(&g, &g.gen->core.cfg);
 	}
 	announce(g.gen, SG_MESSAGE_ID_STARTED);
+	if (g.acting)
+		recorder_setup(&g, &g.gen->core.cfg);
 	/* Nothing a crashed run froze, throttled, demoted or drained stays so. */
 	if (g.acting && g.act.state.count) {
 		sg_log(LOG_WARNING, "%zu steps left applied by a previous run: reverting them", g.act.state.count);

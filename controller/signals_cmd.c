@@ -173,7 +173,7 @@ int sg_record_command(const struct sg_config *cfg, const char *path, uint64_t du
 	}
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	uint64_t start = sg_now_usec(), next = start;
+	uint64_t start = sg_now_usec(), next = start, first = 0;
 	size_t rows = 0;
 	sg_sampler_read(s.sampler, start, 0, &s.sample);
 	if (sg_trace_write_header(out, &s.tab, cfg, cfg->interval_usec) < 0)
@@ -185,7 +185,9 @@ int sg_record_command(const struct sg_config *cfg, const char *path, uint64_t du
 			break;
 		uint64_t now = sg_now_usec();
 		sampling_read(&s, now, next);
-		if (sg_trace_write_row(out, now - start - cfg->interval_usec, &s.sample) < 0 || fflush(out) != 0)
+		if (!rows)
+			first = now;
+		if (sg_trace_write_row(out, now - first, &s.sample) < 0 || fflush(out) != 0)
 			goto write_error;
 		rows++;
 	}
