@@ -19,6 +19,7 @@
 
 #include "cgroup.h"
 #include "psi.h"
+#include "recorder.h"
 #include "units.h"
 
 #define CAP_SYS_RESOURCE_BIT 24
@@ -634,6 +635,24 @@ static void check_bpf_caps(struct doctor *d)
 		    perfmon ? "" : "CAP_PERFMON");
 }
 
+/* Loads the recorder's programs for real (attaching nothing). */
+static void check_recorder(struct doctor *d)
+{
+	struct sg_recorder_opts opts = { 0 };
+	struct sg_recorder *rec = NULL;
+	char why[200] = "";
+	int r = sg_recorder_open(&opts, &rec, why, sizeof(why));
+
+	if (r < 0) {
+		add(d, SG_SEV_WARNING, "recorder", "the BPF flight recorder cannot run here: %s; captures lack "
+		    "off-CPU and on-CPU stacks", why);
+		return;
+	}
+	add(d, SG_SEV_OK, "recorder", "the BPF flight recorder loads (sched_switch via %s, cpu-clock sampling): "
+	    "captures get off-CPU and on-CPU stacks", sg_recorder_switch_kind(rec));
+	sg_recorder_close(rec);
+}
+
 /* The kernel's architecture: proc/sys/kernel/arch, else this host's. */
 static void kernel_arch(const struct doctor *d, char *buf, size_t len)
 {
@@ -736,7 +755,7 @@ static void check_zfs_gcm(struct doctor *d)
 		add(d, SG_SEV_OK, "zfs", "ZFS AES-GCM can use AVX (icp_gcm_imp: %s)", impl);
 }
 
-void sg_doctor_run(const char *root, bool arm_triggers, struct sg_doctor_report *report)
+void sg_doctor_run(const char *root, bool live, struct sg_doctor_report *report)
 {
 	struct doctor d = { .root = root, .root_len = strlen(root), .report = report };
 
@@ -744,11 +763,13 @@ void sg_doctor_run(const char *root, bool arm_triggers, struct sg_doctor_report 
 		d.root_len--;
 	report->count = 0;
 	check_psi(&d);
-	if (arm_triggers)
+	if (live)
 		check_triggers(&d);
 	check_cgroup(&d);
 	check_btf(&d);
 	check_bpf_caps(&d);
+	if (live)
+		check_recorder(&d);
 	check_capabilities(&d);
 	check_lockup(&d);
 	check_hung_task(&d);

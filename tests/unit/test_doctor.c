@@ -458,6 +458,8 @@ static void test_this_host(void **state)
 
 	must_find(&r, "btf", "BTF present", SG_SEV_OK);
 	must_find(&r, "bpf", "CAP_BPF and CAP_PERFMON held", SG_SEV_OK);
+	/* This host loads BPF: the recorder's programs pass the verifier. */
+	must_find(&r, "recorder", "the BPF flight recorder loads (sched_switch via tp_btf", SG_SEV_OK);
 	must_find(&r, "sched-clock", "is past the 208.5-day sched_clock overflow", SG_SEV_OK);
 	if (access("/sys/module/icp/parameters/icp_gcm_imp", F_OK) < 0)
 		must_find(&r, "zfs", "no ZFS icp module", SG_SEV_OK);
