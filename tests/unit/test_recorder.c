@@ -524,6 +524,22 @@ static void test_small_sets(void **state)
 		assert_true(small.traces[i].offset + small.traces[i].depth <= small.nips);
 }
 
+static void test_bad_options(void **state)
+{
+	char reason[256] = "";
+	struct sg_recorder *other = (struct sg_recorder *)reason; /* stale: open must clear it */
+
+	(void)state;
+	assert_int_equal(sg_recorder_open(&(struct sg_recorder_opts){ .oncpu_hz = 100 }, &other, reason,
+					  sizeof(reason)), -EINVAL);
+	assert_null(other);
+	assert_non_null(strstr(reason, "100 Hz is outside 49..99"));
+	assert_int_equal(sg_recorder_open(&(struct sg_recorder_opts){ .window_usec = 1000 }, &other, reason,
+					  sizeof(reason)), -EINVAL);
+	assert_null(other);
+	assert_non_null(strstr(reason, "window 1000 us"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -534,6 +550,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_window_ages_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_detach_stops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_small_sets, setup, teardown),
+		cmocka_unit_test(test_bad_options),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
