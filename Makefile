@@ -21,7 +21,10 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
 	  -D_GNU_SOURCE -DSG_VERSION='"$(VERSION)"' -fno-strict-aliasing \
 	  -Icontroller -Iactions -Ibpf $(DLOPEN_CFLAGS)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsystemd -linih -ljansson -lbpf) -lm -pthread
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsystemd -linih -ljansson -lbpf) -pthread
+# The daemon needs nothing of libm (every page of a linked library it touches stays locked);
+# tests and benches do.
+TEST_LDLIBS := $(LDLIBS) -lm
 
 B := build
 LIB_SRC := $(filter-out controller/main.c,$(wildcard controller/*.c actions/*.c)) \
@@ -74,7 +77,7 @@ stallguard: $(B)/controller/main.o $(B)/libsg.a
 $(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/libsg.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -Ibpf -DFIXTURES='"$(CURDIR)/tests/fixtures"' -DPROGS='"$(CURDIR)/$(B)/tests/progs"' \
-		-o $@ $< $(B)/libsg.a $(LDLIBS) -lcmocka
+		-o $@ $< $(B)/libsg.a $(TEST_LDLIBS) -lcmocka
 
 # Programs the tests (and the qemu test bed) run.
 $(B)/tests/test_recorder: $(PROG_BIN)
@@ -84,7 +87,7 @@ $(B)/tests/progs/%: tests/progs/%.c
 
 $(B)/bench/%: bench/%.c $(B)/libsg.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ibpf -o $@ $< $(B)/libsg.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Ibpf -o $@ $< $(B)/libsg.a $(TEST_LDLIBS)
 
 run: deps
 	$(MAKE) stallguard

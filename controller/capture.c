@@ -450,9 +450,9 @@ int sg_capture_take(const struct sg_capture_input *in, struct sg_bundle **out, d
 	r = write_tasks(b, in->proc_root, start + in->cfg->capture_budget_usec, in->cfg->capture_budget_usec);
 	err = err ? err : r;
 	if (stacks) {
-		/* Symbols are waited for until 9/10 of the budget: a process
+		/* Symbols are waited for until 1/4 of the budget: a process
 		 * frozen on its mmap lock holds them up that long, no longer. */
-		sg_capture_stacks_wait(stacks, start + in->cfg->capture_budget_usec * 9 / 10);
+		sg_capture_stacks_wait(stacks, start + in->cfg->capture_budget_usec / 4);
 		sg_bundle_defer(b, sg_capture_stacks_finish, stacks);
 	}
 	*out = b;

@@ -431,6 +431,30 @@ static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo
 	return sd_event_exit(sd_event_source_get_event(source), 0);
 }
 
+/* Start-up (loading the BPF recorder above all: libbpf, libelf, zlib) reads
+ * code and data of files that the steady state never touches again. Those
+ * pages are given back before memory is locked, so that only what the ticks
+ * use is faulted back in and locked: read-only file mappings only (text,
+ * constants), never anonymous or writable memory. Best effort. */
+static void drop_startup_pages(void)
+{
+	char line[512];
+	FILE *maps = fopen("/proc/self/maps", "re");
+
+	if (!maps)
+		return;
+	while (fgets(line, sizeof(line), maps)) {
+		unsigned long start, end;
+		char perms[8];
+		int path = 0;
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms, &path) != 3 || !path ||
+		    line[path] != '/' || perms[1] == 'w')
+			continue;
+		madvise((void *)start, end - start, MADV_PAGEOUT);
+	}
+	fclose(maps);
+}
+
 /* The guardian must keep running on a host that is swapping and saturated.
  * Priorities are only raised: a unit that gives more (a realtime policy or
  * I/O class) keeps it. */
@@ -438,6 +462,7 @@ static void harden(void)
 {
 	long ioprio = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
 
+	drop_startup_pages();
 	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
 		sg_log(LOG_WARNING, "cannot lock memory (%m): the guardian may be paged out under pressure");
 	errno = 0;

@@ -37,7 +37,7 @@ int sg_parse_duration(const char *text, uint64_t *usec)
 		double value = number * units[i].usec;
 		if (value > (double)UINT64_MAX / 2)
 			return -ERANGE;
-		*usec = (uint64_t)llround(value);
+		*usec = (uint64_t)(value + 0.5); /* value >= 0: rounds half away from zero, as llround */
 		return 0;
 	}
 	return -EINVAL;
