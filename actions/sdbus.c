@@ -90,7 +90,9 @@ int sg_sdbus_open(struct sg_sdbus *sd)
 
 void sg_sdbus_close(struct sg_sdbus *sd)
 {
-	sd->bus = sd_bus_flush_close_unref(sd->bus);
+	/* Not flushed: every call waited for its answer, and a flush would
+	 * wait without end on a stuck bus. */
+	sd->bus = sd_bus_close_unref(sd->bus);
 }
 
 /* The D-Bus interface that holds a unit kind's cgroup properties. */
