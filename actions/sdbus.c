@@ -113,11 +113,6 @@ static const char *unit_interface(const char *name)
 	return NULL;
 }
 
-bool sg_sdbus_unit_has_cgroup(const char *name)
-{
-	return unit_interface(name) != NULL;
-}
-
 /* GetUnit: the unit's object path, into path. */
 static int unit_path(struct sg_sdbus *sd, const char *unit, char *path, size_t len)
 {

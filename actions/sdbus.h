@@ -42,12 +42,9 @@ struct sg_sdbus {
 int sg_sdbus_open(struct sg_sdbus *sd);
 void sg_sdbus_close(struct sg_sdbus *sd);
 
-/* Whether name is a unit of a kind that has a cgroup (service, scope,
- * slice, socket, mount, swap). */
-bool sg_sdbus_unit_has_cgroup(const char *name);
-
 /* The unit's ControlGroup, relative to the cgroup root ("" when the unit
- * is loaded but runs nothing). */
+ * is loaded but runs nothing). The unit must be of a kind that has a
+ * cgroup (service, scope, slice, socket, mount, swap): -EINVAL otherwise. */
 int sg_sdbus_control_group(struct sg_sdbus *sd, const char *unit, char *cgroup, size_t len);
 
 /* The unit's ActiveState ("active", "inactive", "failed", ...) or
