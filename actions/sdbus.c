@@ -83,9 +83,12 @@ int sg_sdbus_open(struct sg_sdbus *sd)
 	 * drive them here, against the deadline. */
 	if (r >= 0)
 		r = process_until(sd->bus, deadline, bus_ready, NULL);
-	if (r < 0)
-		say(sd, "cannot connect to the system bus: %s", strerror(-r));
-	return r < 0 ? r : 0;
+	if (r >= 0)
+		return 0;
+	say(sd, "cannot connect to the system bus: %s", strerror(-r));
+	/* A bus socket that is not there is ENOENT, which must never read as
+	 * systemd's NoSuchUnit ("nothing left to undo"). */
+	return r == -ETIMEDOUT || r == -ENOMEM ? r : -ENOTCONN;
 }
 
 void sg_sdbus_close(struct sg_sdbus *sd)

@@ -15,8 +15,9 @@
  * bus error's name and message, for the log line at the edge.
  *
  * Errors: -ENOENT when systemd has no such unit (NoSuchUnit), -EHOSTDOWN
- * when the unit is not active (UnitInactive), -ETIMEDOUT, else the errno
- * sd-bus maps the error to (-EIO for names it does not know). */
+ * when the unit is not active (UnitInactive), -ETIMEDOUT, -ENOTCONN when
+ * the bus cannot be reached at all, else the errno sd-bus maps the error
+ * to (-EIO for names it does not know). */
 #pragma once
 
 #include <stdbool.h>
@@ -37,8 +38,9 @@ struct sg_sdbus {
 };
 
 /* Connects to the system bus ($DBUS_SYSTEM_BUS_ADDRESS, else
- * /run/dbus/system_bus_socket) and waits for its handshake. Returns 0 or
- * -errno (sd->error says why); sg_sdbus_close is needed either way. */
+ * /run/dbus/system_bus_socket) and waits for its handshake. Returns 0,
+ * -ETIMEDOUT, -ENOMEM or -ENOTCONN (sd->error says why); sg_sdbus_close is
+ * needed either way. */
 int sg_sdbus_open(struct sg_sdbus *sd);
 void sg_sdbus_close(struct sg_sdbus *sd);
 

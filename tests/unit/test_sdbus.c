@@ -567,6 +567,15 @@ static void test_timeouts(void **state)
 	assert_int_equal(sg_action_freeze.apply(&env, t, undo, journal, NULL), -ETIMEDOUT);
 	assert_int_equal(bw.journal_calls, 0);
 	close(fd);
+
+	/* No bus at all: a revert fails (its entry stays), never "unit gone". */
+	snprintf(dead, sizeof(dead), "unix:path=%s/none", bw.dir);
+	setenv("DBUS_SYSTEM_BUS_ADDRESS", dead, 1);
+	assert_int_equal(sg_action_freeze.revert(&env, undo), -ENOTCONN);
+	assert_non_null(strstr(detail, "cannot connect to the system bus: No such file or directory"));
+	sg_strlcpy(undo->data, "systemd /dev/vda rbps=max wbps=max riops=max wiops=max", sizeof(undo->data));
+	sg_strlcpy(undo->step, "io.max wbps=2M", sizeof(undo->step));
+	assert_int_equal(sg_action_iomax.revert(&env, undo), -ENOTCONN);
 	free(undo);
 	free(t);
 }
