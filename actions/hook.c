@@ -12,9 +12,10 @@
  * passes; then the whole process group gets SIGKILL. The child is always
  * reaped.
  *
- * In this release the guardian runs a hook synchronously: its loop waits for
- * the hook, at most hook_timeout (plus the moment a SIGKILLed process takes to
- * die). */
+ * The runner (start, drain, finish: hook.h) is shared with the heartbeat,
+ * which waits for it from the event loop. The hook step runs synchronously:
+ * the loop waits for the hook, at most hook_timeout (plus the moment a
+ * SIGKILLed process takes to die). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,13 +31,11 @@
 #include <unistd.h>
 
 #include "action.h"
+#include "hook.h"
 #include "log.h"
 #include "units.h"
 
-#define HOOK_ENV_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 #define HOOK_REASON_MAX 4096
-#define HOOK_KEEP_BYTES 2048  /* output kept for the log ... */
-#define HOOK_KEEP_LINES 20    /* ... and at most this many lines of it */
 #define HOOK_READ_CHUNK 65536
 #define HOOK_READS_PER_WAKE 16 /* bounded, so a hook printing forever still meets its timeout */
 
@@ -49,14 +48,6 @@ struct hook_env {
 	char reason[sizeof("STALLGUARD_REASON=") + HOOK_REASON_MAX];
 	char capture[sizeof("STALLGUARD_CAPTURE=") + SG_PATH_MAX * 2];
 	char *envp[9];
-};
-
-/* What a run printed: the beginning for the log, and how much was dropped. */
-struct hook_output {
-	char kept[HOOK_KEEP_BYTES];
-	size_t len;
-	unsigned lines;
-	unsigned long long dropped;
 };
 
 static void hook_env_build(struct hook_env *e, const char *rule, const char *job, const char *step,
@@ -86,7 +77,7 @@ static void hook_env_build(struct hook_env *e, const char *rule, const char *job
 	}
 	*dst = '\0';
 	snprintf(e->capture, sizeof(e->capture), "STALLGUARD_CAPTURE=%s", capture ? capture : "");
-	e->envp[0] = (char *)HOOK_ENV_PATH;
+	e->envp[0] = (char *)SG_HOOK_ENV_PATH;
 	e->envp[1] = e->rule;
 	e->envp[2] = e->job;
 	e->envp[3] = e->step;
@@ -97,11 +88,11 @@ static void hook_env_build(struct hook_env *e, const char *rule, const char *job
 	e->envp[8] = NULL;
 }
 
-static void output_add(struct hook_output *out, const char *buf, size_t n)
+static void output_add(struct sg_hook_output *out, const char *buf, size_t n)
 {
 	size_t i = 0;
 
-	while (i < n && out->len < sizeof(out->kept) && out->lines < HOOK_KEEP_LINES) {
+	while (i < n && out->len < sizeof(out->kept) && out->lines < SG_HOOK_KEEP_LINES) {
 		out->kept[out->len++] = buf[i];
 		if (buf[i++] == '\n')
 			out->lines++;
@@ -111,7 +102,7 @@ static void output_add(struct hook_output *out, const char *buf, size_t n)
 
 /* Reads what is there without blocking, at most max_reads times. Returns 1 at
  * end of file or on a read error (stop polling the pipe), 0 otherwise. */
-static int output_read(int fd, struct hook_output *out, unsigned max_reads)
+static int output_read(int fd, struct sg_hook_output *out, unsigned max_reads)
 {
 	char buf[HOOK_READ_CHUNK];
 
@@ -133,7 +124,7 @@ static int output_read(int fd, struct hook_output *out, unsigned max_reads)
 
 /* Copies the next non-blank line of out from *pos into line, control
  * characters replaced. Returns false when there is none. */
-static bool output_next_line(const struct hook_output *out, size_t *pos, char *line, size_t len)
+static bool output_next_line(const struct sg_hook_output *out, size_t *pos, char *line, size_t len)
 {
 	while (*pos < out->len) {
 		size_t n = 0;
@@ -176,7 +167,7 @@ static int fd_above_stdio(int fd)
 /* A hook runs as root: refuse one that someone else could have changed since
  * the configuration was checked (after a crash the path comes from the state
  * journal and no configuration checked it). */
-static int hook_file_check(const char *tag, const char *path)
+int sg_hook_check(const char *tag, const char *path)
 {
 	struct stat st;
 
@@ -278,67 +269,17 @@ static void kill_group(pid_t pid)
 		kill(pid, SIGKILL);
 }
 
-/* Waits for the hook and reads its output until it exits or the timeout
- * passes; kills the group on timeout. Sets *timed_out. Returns 0 or -errno. */
-static int supervise(pid_t pid, int out_fd, uint64_t timeout_usec, struct hook_output *out,
-		     bool *timed_out)
+int sg_hook_start(struct sg_hook_run *run, const char *tag, const char *path, const char *verb,
+		  char *const envp[])
 {
-	uint64_t deadline = sg_now_usec() + timeout_usec;
-	int pidfd = pidfd_open(pid, 0);
-	int rc = 0;
+	int fds[2], rc, status;
 
-	*timed_out = false;
-	if (pidfd < 0) {
-		rc = -errno;
-		kill_group(pid);
-		return rc;
-	}
-	for (;;) {
-		struct pollfd fds[2] = {
-			{ .fd = pidfd, .events = POLLIN },
-			{ .fd = out_fd, .events = POLLIN }, /* -1 once at end of file: ignored */
-		};
-		uint64_t now = sg_now_usec();
-		int n;
-
-		if (now >= deadline) {
-			*timed_out = true;
-			kill_group(pid);
-			break;
-		}
-		n = poll(fds, 2, sg_msec_until(now, deadline, INT_MAX));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			kill_group(pid);
-			break;
-		}
-		if (fds[1].revents && output_read(out_fd, out, HOOK_READS_PER_WAKE))
-			out_fd = -1;
-		if (fds[0].revents)
-			break; /* exited */
-	}
-	close(pidfd);
-	/* What it wrote just before exiting; processes it left behind may keep
-	 * the pipe open and writing, hence the bound. */
-	if (out_fd >= 0)
-		output_read(out_fd, out, HOOK_READS_PER_WAKE);
-	return rc;
-}
-
-/* Runs `path verb` (checked by the caller) and logs how it went under tag. */
-static int run_hook(const struct sg_config *cfg, const char *tag, const char *path,
-		    const char *verb, const struct hook_env *env)
-{
-	struct hook_output out = { .len = 0 };
-	char line[HOOK_KEEP_BYTES + 1], what[96], timeout[32];
-	uint64_t start = sg_now_usec();
-	int fds[2], status = 0, rc, priority;
-	bool timed_out;
-	size_t pos = 0;
-	pid_t pid = -1;
-
+	memset(run, 0, sizeof(*run));
+	run->pid = -1;
+	run->pidfd = run->out_fd = -1;
+	sg_strlcpy(run->tag, tag, sizeof(run->tag));
+	run->start_usec = sg_now_usec();
+	run->ok_priority = LOG_INFO;
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return sg_log_errno(LOG_ERR, errno, "%s: pipe", tag);
 	fds[0] = fd_above_stdio(fds[0]);
@@ -351,47 +292,121 @@ static int run_hook(const struct sg_config *cfg, const char *tag, const char *pa
 			close(fds[1]);
 		return sg_log_errno(LOG_ERR, rc, "%s: pipe", tag);
 	}
-	rc = spawn_hook(path, verb, env->envp, fds[1], &pid);
+	rc = spawn_hook(path, verb, envp, fds[1], &run->pid);
 	close(fds[1]);
 	if (rc < 0) {
 		close(fds[0]);
 		return sg_log_errno(LOG_ERR, rc, "%s: cannot run %s", tag, path);
 	}
-
-	rc = supervise(pid, fds[0], cfg->hook_timeout_usec, &out, &timed_out);
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (rc < 0) {
-		sg_log_errno(LOG_ERR, rc, "%s: waiting for it failed, killed it", tag);
-		return rc;
+	run->out_fd = fds[0];
+	run->pidfd = pidfd_open(run->pid, 0);
+	if (run->pidfd < 0) {
+		rc = -errno;
+		kill_group(run->pid);
+		while (waitpid(run->pid, &status, 0) < 0 && errno == EINTR)
+			;
+		close(run->out_fd);
+		return sg_log_errno(LOG_ERR, rc, "%s: waiting for it failed, killed it", tag);
 	}
+	return 0;
+}
+
+void sg_hook_kill(const struct sg_hook_run *run)
+{
+	kill_group(run->pid);
+}
+
+void sg_hook_drain(struct sg_hook_run *run)
+{
+	if (run->out_fd >= 0 && output_read(run->out_fd, &run->out, HOOK_READS_PER_WAKE)) {
+		close(run->out_fd);
+		run->out_fd = -1;
+	}
+}
+
+int sg_hook_finish(struct sg_hook_run *run, bool timed_out, uint64_t timeout_usec)
+{
+	char line[SG_HOOK_KEEP_BYTES + 1], what[96], timeout[32];
+	int status = 0, rc, priority;
+	size_t pos = 0;
+
+	if (timed_out)
+		kill_group(run->pid);
+	/* What it wrote just before exiting; processes it left behind may keep
+	 * the pipe open and writing, hence the bound. */
+	sg_hook_drain(run);
+	if (run->out_fd >= 0)
+		close(run->out_fd);
+	close(run->pidfd);
+	run->out_fd = run->pidfd = -1;
+	while (waitpid(run->pid, &status, 0) < 0 && errno == EINTR)
+		;
 
 	if (timed_out) {
 		snprintf(what, sizeof(what), "killed after %s timeout",
-			 sg_format_duration(cfg->hook_timeout_usec, timeout, sizeof(timeout)));
+			 sg_format_duration(timeout_usec, timeout, sizeof(timeout)));
 		rc = -ETIMEDOUT;
 	} else if (WIFEXITED(status)) {
 		snprintf(what, sizeof(what), "exit %d in %.2fs", WEXITSTATUS(status),
-			 (double)(sg_now_usec() - start) / USEC_PER_SEC);
+			 (double)(sg_now_usec() - run->start_usec) / USEC_PER_SEC);
 		rc = WEXITSTATUS(status) == 0 ? 0 : -EIO;
 	} else { /* signalled: waitpid without WUNTRACED reports nothing else */
 		const char *sig = sigabbrev_np(WTERMSIG(status));
 
 		snprintf(what, sizeof(what), "killed by SIG%s in %.2fs", sig ? sig : "?",
-			 (double)(sg_now_usec() - start) / USEC_PER_SEC);
+			 (double)(sg_now_usec() - run->start_usec) / USEC_PER_SEC);
 		rc = -EIO;
 	}
-	priority = rc == 0 ? LOG_INFO : LOG_WARNING;
-	if (output_next_line(&out, &pos, line, sizeof(line)))
-		sg_log(priority, "%s: %s: %s", tag, what, line);
+	priority = rc == 0 ? run->ok_priority : LOG_WARNING;
+	if (output_next_line(&run->out, &pos, line, sizeof(line)))
+		sg_log(priority, "%s: %s: %s", run->tag, what, line);
 	else
-		sg_log(priority, "%s: %s", tag, what);
-	while (output_next_line(&out, &pos, line, sizeof(line)))
-		sg_log(priority, "%s: %s", tag, line);
-	if (out.dropped)
-		sg_log(priority, "%s: %llu more bytes of output not shown", tag, out.dropped);
+		sg_log(priority, "%s: %s", run->tag, what);
+	while (output_next_line(&run->out, &pos, line, sizeof(line)))
+		sg_log(priority, "%s: %s", run->tag, line);
+	if (run->out.dropped)
+		sg_log(priority, "%s: %llu more bytes of output not shown", run->tag, run->out.dropped);
 	return rc;
+}
+
+/* Runs `path verb` (checked by the caller) to its end or hook_timeout,
+ * reading its output meanwhile, and logs how it went under tag. */
+static int run_hook(const struct sg_config *cfg, const char *tag, const char *path,
+		    const char *verb, const struct hook_env *env)
+{
+	uint64_t deadline = sg_now_usec() + cfg->hook_timeout_usec;
+	struct sg_hook_run run;
+	bool timed_out = false;
+	int rc = sg_hook_start(&run, tag, path, verb, env->envp);
+
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		struct pollfd fds[2] = {
+			{ .fd = run.pidfd, .events = POLLIN },
+			{ .fd = run.out_fd, .events = POLLIN }, /* -1 once at end of file: ignored */
+		};
+		uint64_t now = sg_now_usec();
+		int n;
+
+		if (now >= deadline) {
+			timed_out = true;
+			break;
+		}
+		n = poll(fds, 2, sg_msec_until(now, deadline, INT_MAX));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			sg_hook_finish(&run, true, cfg->hook_timeout_usec);
+			return sg_log_errno(LOG_ERR, rc, "%s: waiting for it failed, killed it", tag);
+		}
+		if (fds[1].revents)
+			sg_hook_drain(&run);
+		if (fds[0].revents)
+			break; /* exited */
+	}
+	return sg_hook_finish(&run, timed_out, cfg->hook_timeout_usec);
 }
 
 static int hook_apply(const struct sg_action_env *env, const struct sg_target *target,
@@ -409,7 +424,7 @@ static int hook_apply(const struct sg_action_env *env, const struct sg_target *t
 	sg_strlcpy(undo->data, hook->name, sizeof(undo->data));
 	/* Not journalled when it cannot even start: nothing would need reverting. */
 	snprintf(tag, sizeof(tag), "hook %s apply", hook->name);
-	rc = hook_file_check(tag, hook->path);
+	rc = sg_hook_check(tag, hook->path);
 	if (rc < 0)
 		return rc;
 	rc = journal(undo, userdata);
@@ -430,7 +445,7 @@ static int hook_revert(const struct sg_action_env *env, const struct sg_undo *un
 	int rc;
 
 	snprintf(tag, sizeof(tag), "hook %.*s revert", SG_NAME_MAX, undo->data);
-	rc = hook_file_check(tag, undo->path);
+	rc = sg_hook_check(tag, undo->path);
 	if (rc < 0)
 		return rc;
 	hook_env_build(&henv, undo->rule, undo->job, undo->step, undo->level, env->reason,

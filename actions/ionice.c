@@ -12,6 +12,7 @@
  * it), and apply refuses a step text that does not say what env->step says,
  * so a journal written by apply can always be reverted. */
 #include "action.h"
+#include "units.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -67,24 +68,31 @@ static int step_ioprio(const char *text, int *ioprio)
 	return -EINVAL;
 }
 
+/* The process a thread belongs to (Tgid of its status), or -errno. */
+static pid_t tgid_of(pid_t tid)
+{
+	char path[64], buf[1024];
+	const char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	ssize_t n = sg_read_small(path, buf, sizeof(buf));
+	if (n < 0)
+		return (pid_t)n;
+	p = strstr(buf, "\nTgid:");
+	return p ? (pid_t)strtol(p + 6, NULL, 10) : -EINVAL;
+}
+
 /* pid 1, the guardian and kernel threads are never acted on; neither is a
  * task whose /proc entry cannot be read (it has exited). */
 static bool tid_excluded(pid_t tid, pid_t self)
 {
-	char path[64], buf[1024], state;
-	const char *p;
+	char state;
 	bool kthread;
-	long tgid;
+	pid_t tgid;
 
 	if (tid <= 1 || tid == self)
 		return true;
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	if (sg_read_small(path, buf, sizeof(buf)) < 0)
-		return true;
-	p = strstr(buf, "\nTgid:");
-	if (!p)
-		return true;
-	tgid = strtol(p + 6, NULL, 10);
+	tgid = tgid_of(tid);
 	if (tgid <= 1 || tgid == self)
 		return true;
 	return sg_proc_stat("/proc", tid, &state, &kthread) < 0 || kthread;
@@ -266,12 +274,100 @@ static int ionice_apply(const struct sg_action_env *env, const struct sg_target 
 	return 0;
 }
 
-/* A thread is restored only while it still has the ioprio apply set. One that
- * differs was changed since (by an operator, the job itself, or a later step)
- * or its TID now names a new thread that started with its own ioprio: either
- * way it is left alone. A thread that has exited (ESRCH) has nothing to undo. */
+/* The old ioprio data records for tid, or -1 when it has none. */
+static int recorded_old(const char *data, pid_t tid)
+{
+	const char *p = data;
+	pid_t t;
+	int old;
+
+	while (next_entry(&p, &t, &old) > 0)
+		if (t == tid)
+			return old;
+	return -1;
+}
+
+/* The old ioprio most threads of data had. */
+static int most_common_old(const char *data)
+{
+	size_t count[8 * IOPRIO_LEVELS] = { 0 }, best = 0; /* by class and level */
+	const char *p = data;
+	int old, common = 0;
+	pid_t tid;
+
+	while (next_entry(&p, &tid, &old) > 0) {
+		size_t i = ((size_t)(old >> IOPRIO_CLASS_SHIFT) & 7) * IOPRIO_LEVELS + ((size_t)old & 7);
+		if (++count[i] > best) {
+			best = count[i];
+			common = old;
+		}
+	}
+	return common;
+}
+
+/* Threads that appeared after apply: see ionice_revert. */
+struct newcomers {
+	const char *data;
+	int applied;  /* the ioprio apply set */
+	int fallback; /* most_common_old(data) */
+	pid_t self;
+	size_t restored;
+	int first_err;
+};
+
+static void restore_newcomer(struct newcomers *nc, pid_t tgid, pid_t tid)
+{
+	int old;
+
+	if (recorded_old(nc->data, tid) >= 0 || tid_excluded(tid, nc->self) || ioprio_get_tid(tid) != nc->applied)
+		return;
+	old = recorded_old(nc->data, tgid);
+	int r = ioprio_set_tid(tid, old >= 0 ? old : nc->fallback);
+	if (r == 0)
+		nc->restored++;
+	else if (r != -ESRCH && !nc->first_err)
+		nc->first_err = r;
+}
+
+static int restore_newcomers_of(pid_t pid, void *userdata)
+{
+	struct newcomers *nc = userdata;
+	char path[64];
+	struct dirent *de;
+	DIR *dir;
+
+	if (pid <= 1 || pid == nc->self)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	if (!dir)
+		return 0; /* exited */
+	while ((de = readdir(dir))) {
+		char *end;
+		long tid = strtol(de->d_name, &end, 10);
+
+		if (de->d_name[0] >= '0' && de->d_name[0] <= '9' && *end == '\0')
+			restore_newcomer(nc, pid, (pid_t)tid);
+	}
+	closedir(dir);
+	return 0;
+}
+
+/* A recorded thread is restored only while it still has the ioprio apply set.
+ * One that differs was changed since (by an operator, the job itself, or a
+ * later step) or its TID now names a new thread that started with its own
+ * ioprio: either way it is left alone. A thread that has exited (ESRCH) has
+ * nothing to undo.
+ *
+ * Threads and processes that appeared after apply inherited the applied
+ * ioprio from whoever made them; without the step they would have had that
+ * one's old ioprio. So every thread not recorded, of a recorded process or,
+ * when apply worked on a cgroup (undo->path), of a process in it now, that
+ * still has the applied ioprio gets the old ioprio of its process's leader
+ * when that was recorded, else the one most recorded threads had. */
 static int ionice_revert(const struct sg_action_env *env, const struct sg_undo *undo)
 {
+	struct newcomers nc = { .data = undo->data, .self = getpid() };
 	const char *p = undo->data;
 	int applied, old, cur, r, first_err = 0;
 	pid_t tid;
@@ -299,33 +395,35 @@ static int ionice_revert(const struct sg_action_env *env, const struct sg_undo *
 		if (r < 0 && r != -ESRCH && !first_err)
 			first_err = r;
 	}
-	return first_err;
+
+	nc.applied = applied;
+	nc.fallback = most_common_old(undo->data);
+	p = undo->data;
+	while (next_entry(&p, &tid, &old) > 0)
+		if (tgid_of(tid) == tid)
+			restore_newcomers_of(tid, &nc);
+	if (undo->path[0]) {
+		int dirfd = open(undo->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dirfd >= 0) {
+			sg_cgroup_each_id(dirfd, "cgroup.procs", restore_newcomers_of, &nc);
+			close(dirfd);
+		}
+	}
+	if (nc.restored)
+		sg_log(LOG_INFO, "%s on job %s: %zu threads started since it was applied restored too", undo->step,
+		       undo->job, nc.restored);
+	return first_err ? first_err : nc.first_err;
 }
 
-static void append(char *buf, size_t len, size_t *pos, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void append(char *buf, size_t len, size_t *pos, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (*pos >= len)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *pos, len - *pos, fmt, ap);
-	va_end(ap);
-	*pos = n < 0 ? len : *pos + (size_t)n;
-}
 
 static void append_ioprio(char *buf, size_t len, size_t *pos, unsigned cls, unsigned level)
 {
 	switch (cls) {
-	case IOPRIO_CLASS_NONE: append(buf, len, pos, "none"); break;
-	case IOPRIO_CLASS_RT: append(buf, len, pos, "realtime %u", level); break;
-	case IOPRIO_CLASS_BE: append(buf, len, pos, "best-effort %u", level); break;
-	case IOPRIO_CLASS_IDLE: append(buf, len, pos, "idle"); break;
-	default: append(buf, len, pos, "class %u level %u", cls, level); break;
+	case IOPRIO_CLASS_NONE: sg_appendf(buf, len, pos, "none"); break;
+	case IOPRIO_CLASS_RT: sg_appendf(buf, len, pos, "realtime %u", level); break;
+	case IOPRIO_CLASS_BE: sg_appendf(buf, len, pos, "best-effort %u", level); break;
+	case IOPRIO_CLASS_IDLE: sg_appendf(buf, len, pos, "idle"); break;
+	default: sg_appendf(buf, len, pos, "class %u level %u", cls, level); break;
 	}
 }
 
@@ -354,20 +452,20 @@ static void ionice_describe(const struct sg_undo *undo, char *buf, size_t len)
 			snprintf(buf, len, "%s", step);
 		return;
 	}
-	append(buf, len, &pos, "%s on %zu thread%s", step, n, n == 1 ? "" : "s");
+	sg_appendf(buf, len, &pos, "%s on %zu thread%s", step, n, n == 1 ? "" : "s");
 	if (undo->job[0])
-		append(buf, len, &pos, " of job %s", undo->job);
-	append(buf, len, &pos, " (was ");
+		sg_appendf(buf, len, &pos, " of job %s", undo->job);
+	sg_appendf(buf, len, &pos, " (was ");
 	for (size_t i = 0; i < sizeof(count) / sizeof(count[0]); i++) {
 		if (!count[i])
 			continue;
 		if (!first)
-			append(buf, len, &pos, ", ");
+			sg_appendf(buf, len, &pos, ", ");
 		append_ioprio(buf, len, &pos, i / IOPRIO_LEVELS, i % IOPRIO_LEVELS);
-		append(buf, len, &pos, " on %zu", count[i]);
+		sg_appendf(buf, len, &pos, " on %zu", count[i]);
 		first = false;
 	}
-	append(buf, len, &pos, ")");
+	sg_appendf(buf, len, &pos, ")");
 }
 
 const struct sg_action sg_action_ionice = {

@@ -180,11 +180,13 @@ static void apply(struct sg_actuator *act, const struct sg_config *cfg, const st
 }
 
 
-/* Writes the incident's bundle and remembers it for the rule's hooks. */
+/* Takes the incident's bundle, hands it to the writer, and remembers its
+ * path for the rule's hooks. */
 static void capture(struct sg_actuator *act, const struct sg_config *cfg, const struct sg_decision *d)
 {
 	const struct sg_rule *rule = &cfg->rules[d->rule];
 	char line[SG_REASON_MAX + 256];
+	struct sg_bundle *bundle;
 	double elapsed_ms = 0;
 
 	sg_format_decision(cfg, d, line, sizeof(line));
@@ -200,19 +202,30 @@ static void capture(struct sg_actuator *act, const struct sg_config *cfg, const 
 		.tab = act->sources.tab,
 		.kmsg = act->sources.kmsg,
 		.proc_root = act->paths.proc,
+		.recorder = act->recorder,
+		.recorder_note = act->recorder_note,
 	};
 	struct sg_outcome about = { rule->name, in.job ? in.job : "", in.step, d->level, d->dry_run, NULL };
-	int r = sg_capture_write(&in, act->capture[d->rule], sizeof(act->capture[d->rule]), &elapsed_ms);
-	if (r < 0 && !act->capture[d->rule][0]) {
-		sg_log_outcome(&about, true, "%s: cannot write a capture bundle in %s: %s", rule->name,
-			       cfg->capture_dir, strerror(-r));
+	int r = sg_capture_take(&in, &bundle, &elapsed_ms);
+	if (!bundle) {
+		sg_log_outcome(&about, true, "%s: cannot take a capture bundle: %s", rule->name, strerror(-r));
 		return;
 	}
+	sg_strlcpy(act->capture[d->rule], sg_bundle_path(bundle), sizeof(act->capture[d->rule]));
 	act->captured[d->rule] = true;
 	about.capture = act->capture[d->rule];
-	sg_log_outcome(&about, r < 0,
-		       "%s: capture %s in %.0f ms%s", rule->name, act->capture[d->rule], elapsed_ms,
-		       r < 0 ? " (some files could not be written)" : "");
+	sg_log_outcome(&about, r < 0, "%s: capture %s taken in %.0f ms (budget %.0f ms)%s", rule->name,
+		       act->capture[d->rule], elapsed_ms, (double)cfg->capture_budget_usec / 1000.0,
+		       r < 0 ? ", some files could not be made" : "");
+	if (!act->writer) {
+		r = sg_bundle_store(bundle, act->capture[d->rule], sizeof(act->capture[d->rule]));
+		if (r < 0)
+			sg_log_errno(LOG_ERR, r, "%s: capture %s: cannot store it", rule->name, act->capture[d->rule]);
+	} else if (sg_capture_writer_submit(act->writer, bundle) < 0) {
+		sg_log(LOG_ERR, "%s: capture %s dropped: %u bundles are still waiting to be stored (a slow or "
+				"full disk under %s?)", rule->name, act->capture[d->rule], SG_CAPTURE_QUEUE,
+		       cfg->capture_dir);
+	}
 }
 
 void sg_actuator_decide(struct sg_actuator *act, const struct sg_config *cfg, const struct sg_decision *d)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "capture.h"
+#include "capture_writer.h"
 #include "config.h"
 #include "policy.h"
 #include "state.h"
@@ -21,6 +22,9 @@ struct sg_capture_sources {
 
 struct sg_actuator {
 	struct sg_capture_sources sources;
+	struct sg_capture_writer *writer;  /* stores bundles after acting; NULL: stored at once */
+	struct sg_recorder *recorder;      /* stacks for bundles; NULL: none (recorder_note says why) */
+	char recorder_note[256];
 	bool captured[SG_RULE_MAX];        /* this incident of the rule has its bundle */
 	char capture[SG_RULE_MAX][SG_PATH_MAX + 64]; /* that bundle, for hooks */
 	struct sg_state state;
@@ -34,8 +38,9 @@ struct sg_actuator {
 int sg_actuator_open(struct sg_actuator *act, const struct sg_config *cfg);
 void sg_actuator_close(struct sg_actuator *act);
 
-/* Carries out one decision. A capture bundle is written at each capture step
- * and before the first other step of every incident, in a dry run too; the
+/* Carries out one decision. A capture bundle is taken at each capture step
+ * and before the first other step of every incident, in a dry run too (in
+ * memory, then handed to the writer to be stored while the step acts); the
  * other steps act only when the decision is not a dry run. Failures are
  * logged with their errno and the ladder goes on. */
 void sg_actuator_decide(struct sg_actuator *act, const struct sg_config *cfg, const struct sg_decision *decision);

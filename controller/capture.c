@@ -19,6 +19,8 @@
 
 #include <jansson.h>
 
+#include "bundle.h"
+#include "capture_stacks.h"
 #include "cgroupfs.h"
 #include "config_values.h"
 #include "jobio.h"
@@ -28,11 +30,6 @@
 #include "units.h"
 
 #define TOP_N 10
-#define BUNDLE_STAMP_LEN 16 /* YYYYmmddTHHMMSSZ */
-#define BUNDLE_NAME_MAX (BUNDLE_STAMP_LEN + 1 + SG_NAME_MAX + 4)
-
-static const char recorder_note[] =
-	"no BPF recorder in this release: offcpu.folded and oncpu.folded are not written";
 
 static int set_bytes(json_t *obj, const char *key, const char *value)
 {
@@ -43,15 +40,18 @@ static int set_bytes(json_t *obj, const char *key, const char *value)
 	return json_object_set_new(obj, key, v) == 0 ? 0 : -ENOMEM;
 }
 
-/* Creates name in dirfd, 0600 whatever the umask. Returns a FILE or NULL with errno. */
-static FILE *create_file(int dirfd, const char *name)
+/* A file of the bundle, kept in memory (a memfd) until the bundle is stored.
+ * Returns a FILE on a duplicate of the memfd, or NULL with errno. */
+static FILE *bundle_file(struct sg_bundle *b, const char *name)
 {
-	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = sg_bundle_fd(b, name);
 	FILE *f;
 
-	if (fd < 0)
+	if (fd < 0) {
+		errno = -fd;
 		return NULL;
-	if (fchmod(fd, 0600) < 0 || !(f = fdopen(fd, "w"))) {
+	}
+	if (!(f = fdopen(fd, "w"))) {
 		int err = errno;
 		close(fd);
 		errno = err;
@@ -95,10 +95,10 @@ static void copy_into(FILE *f, const char *path)
 	close(fd);
 }
 
-static int write_copy(int dirfd, const char *name, const char *proc_root, const char *rel)
+static int write_copy(struct sg_bundle *b, const char *name, const char *proc_root, const char *rel)
 {
 	char path[SG_PATH_MAX + 64];
-	FILE *f = create_file(dirfd, name);
+	FILE *f = bundle_file(b, name);
 
 	if (!f)
 		return -errno;
@@ -107,11 +107,11 @@ static int write_copy(int dirfd, const char *name, const char *proc_root, const 
 	return finish_file(f);
 }
 
-static int write_psi(int dirfd, const char *proc_root)
+static int write_psi(struct sg_bundle *b, const char *proc_root)
 {
 	static const char *const res[] = { "cpu", "io", "memory" };
 	char path[SG_PATH_MAX + 64];
-	FILE *f = create_file(dirfd, "psi.txt");
+	FILE *f = bundle_file(b, "psi.txt");
 
 	if (!f)
 		return -errno;
@@ -123,7 +123,8 @@ static int write_psi(int dirfd, const char *proc_root)
 	return finish_file(f);
 }
 
-static int write_incident(int dirfd, const struct sg_capture_input *in, time_t now)
+static int write_incident(struct sg_bundle *b, const struct sg_capture_input *in, time_t now,
+			  const char *recorder_note)
 {
 	char stamp[32], path[SG_PATH_MAX + 16], buf[128];
 	struct utsname uts;
@@ -158,7 +159,7 @@ static int write_incident(int dirfd, const struct sg_capture_input *in, time_t n
 	json_decref(obj);
 	if (!text)
 		return -ENOMEM;
-	FILE *f = create_file(dirfd, "incident.json");
+	FILE *f = bundle_file(b, "incident.json");
 	if (!f) {
 		err = -errno;
 	} else {
@@ -169,17 +170,15 @@ static int write_incident(int dirfd, const struct sg_capture_input *in, time_t n
 	return err;
 }
 
-static int write_fd_file(int dirfd, const char *name, const struct sg_capture_input *in,
+static int write_fd_file(struct sg_bundle *b, const char *name, const struct sg_capture_input *in,
 			 bool history)
 {
-	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = sg_bundle_fd(b, name);
 	int err = 0;
 
 	if (fd < 0)
-		return -errno;
-	if (fchmod(fd, 0600) < 0) {
-		err = -errno;
-	} else if (history) {
+		return fd;
+	if (history) {
 		if (in->history && in->tab)
 			err = sg_history_write_csv(in->history, in->tab, in->cfg, fd);
 		else
@@ -265,14 +264,12 @@ static void put_cgroup(FILE *f, const char *path)
 	fprintf(f, "  cgroup: %s\n", esc);
 }
 
-static void put_dtask(FILE *f, const char *proc_root, int pid, int tid,
-		      const struct sg_task_stat *st)
+/* The cgroup, wchan and kernel stack of one thread, indented under its line. */
+static void put_task_detail(FILE *f, const char *proc_root, int pid, int tid)
 {
 	char path[SG_PATH_MAX + 96], buf[16384];
 	ssize_t n;
 
-	fprintf(f, "pid %d tid %d state %c", pid, tid, st->state);
-	put_comm(f, st->comm);
 	snprintf(path, sizeof(path), "%s/%d/cgroup", proc_root, pid);
 	put_cgroup(f, path);
 	snprintf(path, sizeof(path), "%s/%d/task/%d/wchan", proc_root, pid, tid);
@@ -318,21 +315,23 @@ static size_t scan_threads(FILE *f, const char *proc_root, int pid)
 		ssize_t n = sg_read_small(path, buf, sizeof(buf));
 		if (n <= 0 || sg_task_stat_parse(buf, (size_t)n, &st) < 0 || st.state != 'D')
 			continue;
-		put_dtask(f, proc_root, pid, tid, &st);
+		fprintf(f, "pid %d tid %d state %c", pid, tid, st.state);
+		put_comm(f, st.comm);
+		put_task_detail(f, proc_root, pid, tid);
 		found++;
 	}
 	closedir(d);
 	return found;
 }
 
-static int write_tasks(int dirfd, const char *proc_root, uint64_t deadline, uint64_t budget_usec)
+static int write_tasks(struct sg_bundle *b, const char *proc_root, uint64_t deadline, uint64_t budget_usec)
 {
 	struct proc_top cpu[TOP_N], io[TOP_N];
 	size_t ncpu = 0, nio = 0, ndstate = 0, nprocs = 0;
 	char path[SG_PATH_MAX + 64], buf[4096], dur[32];
 	bool stopped = false;
 	size_t io_denied = 0;
-	FILE *f = create_file(dirfd, "tasks.txt");
+	FILE *f = bundle_file(b, "tasks.txt");
 	DIR *d;
 
 	if (!f)
@@ -390,6 +389,7 @@ static int write_tasks(int dirfd, const char *proc_root, uint64_t deadline, uint
 			(double)(cpu[i].a + cpu[i].b) / (double)hz, (double)cpu[i].a / (double)hz,
 			(double)cpu[i].b / (double)hz);
 		put_comm(f, cpu[i].comm);
+		put_task_detail(f, proc_root, cpu[i].pid, cpu[i].pid);
 	}
 	fprintf(f, "\n# top %d processes by I/O since start (read_bytes+write_bytes)\n", TOP_N);
 	if (io_denied)
@@ -399,211 +399,81 @@ static int write_tasks(int dirfd, const char *proc_root, uint64_t deadline, uint
 		fprintf(f, "pid %d state %c io_bytes %llu read_bytes %llu write_bytes %llu", io[i].pid,
 			io[i].state, io[i].a + io[i].b, io[i].a, io[i].b);
 		put_comm(f, io[i].comm);
+		put_task_detail(f, proc_root, io[i].pid, io[i].pid);
 	}
 	return finish_file(f);
 }
 
-/* ---- the bundle directory and rotation ---- */
-
-static bool bundle_name(const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n <= BUNDLE_STAMP_LEN + 1)
-		return false;
-	for (size_t i = 0; i < BUNDLE_STAMP_LEN; i++) {
-		char c = name[i];
-		bool ok = i == 8 ? c == 'T' : i == 15 ? c == 'Z' : c >= '0' && c <= '9';
-		if (!ok)
-			return false;
-	}
-	const char *rest = name + BUNDLE_STAMP_LEN;
-	return rest[0] == '-' &&
-	       strspn(rest + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
-		       strlen(rest + 1);
-}
-
-/* mkdir -p: the last component 0700, parents 0755. */
-static int make_dirs(const char *dir)
-{
-	char path[SG_PATH_MAX];
-
-	if (sg_strlcpy(path, dir, sizeof(path)) >= sizeof(path))
-		return -ENAMETOOLONG;
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-static int remove_bundle(int dirfd, const char *name)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int err = 0;
-	DIR *d;
-
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	for (struct dirent *e; (e = readdir(d));) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (unlinkat(fd, e->d_name, 0) < 0 && !err)
-			err = -errno;
-	}
-	closedir(d);
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && !err)
-		err = -errno;
-	return err;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int sg_capture_rotate(const char *dir, unsigned keep)
-{
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	int removed = 0, err = 0;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return -errno;
-	if (keep == 0)
-		keep = 1;
-	for (struct dirent *e; (e = readdir(d));) {
-		if (!bundle_name(e->d_name))
-			continue;
-		if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			char **more = realloc(names, cap * sizeof(*names));
-			if (!more) {
-				err = -ENOMEM;
-				goto out;
-			}
-			names = more;
-		}
-		if (!(names[n] = strdup(e->d_name))) {
-			err = -ENOMEM;
-			goto out;
-		}
-		n++;
-	}
-	if (n > keep) {
-		qsort(names, n, sizeof(*names), cmp_names);
-		for (size_t i = 0; i < n - keep; i++) {
-			int r = remove_bundle(dirfd(d), names[i]);
-			if (r < 0 && !err)
-				err = r;
-			else if (r == 0)
-				removed++;
-		}
-	}
-out:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
-	return err < 0 ? err : removed;
-}
-
-/* Creates capture_dir/STAMP-RULE[-N] 0700; fills name. Returns an O_DIRECTORY fd or -errno. */
-static int make_bundle(const char *capdir, const char *rule, time_t now, char *name, size_t len)
-{
-	char stamp[BUNDLE_STAMP_LEN + 1];
-	struct tm tm;
-	int capfd, fd = -EEXIST;
-
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	capfd = open(capdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (capfd < 0)
-		return -errno;
-	for (int i = 1; i < 100 && fd == -EEXIST; i++) {
-		if (i == 1)
-			snprintf(name, len, "%s-%s", stamp, rule);
-		else
-			snprintf(name, len, "%s-%s-%d", stamp, rule, i);
-		if (mkdirat(capfd, name, 0700) < 0) {
-			fd = -errno;
-			continue;
-		}
-		fd = openat(capfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 || fchmod(fd, 0700) < 0) {
-			int err = -errno;
-			if (fd >= 0)
-				close(fd);
-			fd = err;
-		}
-	}
-	close(capfd);
-	return fd;
-}
-
-int sg_capture_write(const struct sg_capture_input *in, char *dir_out, size_t dir_len,
-		     double *elapsed_ms)
+int sg_capture_take(const struct sg_capture_input *in, struct sg_bundle **out, double *elapsed_ms)
 {
 	uint64_t start = sg_now_usec();
-	char name[BUNDLE_NAME_MAX];
 	time_t now = time(NULL);
-	int dirfd, err = 0, r;
+	struct sg_bundle *b;
+	int err = 0, r;
 
-	if (dir_len)
-		dir_out[0] = '\0';
+	*out = NULL;
 	if (elapsed_ms)
 		*elapsed_ms = 0;
-	if (!in->cfg || !in->rule || !sg_cfg_name_ok(in->rule) || !in->step || !in->reason ||
-	    !in->decision || !in->proc_root || in->cfg->capture_dir[0] != '/')
+	if (!in->cfg || !in->rule || !in->step || !in->reason || !in->decision || !in->proc_root)
 		return -EINVAL;
-	if ((r = make_dirs(in->cfg->capture_dir)) < 0)
+	r = sg_bundle_new(in->cfg->capture_dir, in->rule, now, in->cfg->capture_keep, &b);
+	if (r < 0)
 		return r;
-	dirfd = make_bundle(in->cfg->capture_dir, in->rule, now, name, sizeof(name));
-	if (dirfd < 0)
-		return dirfd;
-	if (dir_len && (size_t)snprintf(dir_out, dir_len, "%s/%s", in->cfg->capture_dir, name) >= dir_len)
-		err = -ENAMETOOLONG;
-
+	/* The recorder first: what the kernel was doing at the trigger. Its
+	 * symbols are read while the files below are made. */
+	struct sg_capture_stacks *stacks = NULL;
+	char note[256];
+	snprintf(note, sizeof(note), "%s", in->recorder_note ? in->recorder_note : "off");
+	if (in->recorder) {
+		r = sg_capture_stacks_take(in->recorder, &stacks);
+		if (r < 0) {
+			sg_log_errno(LOG_WARNING, r, "capture: cannot read the BPF recorder: no stacks in this bundle");
+			snprintf(note, sizeof(note), "the recorder could not be read: %s", strerror(-r));
+		}
+	}
 	/* Cheapest and most telling first, the /proc scan last (it has the budget). A
 	 * failed file does not stop the others; the first error is returned. */
-	r = write_incident(dirfd, in, now);
+	r = write_incident(b, in, now, note);
 	err = err ? err : r;
-	r = write_fd_file(dirfd, "history.csv", in, true);
+	r = write_fd_file(b, "history.csv", in, true);
 	err = err ? err : r;
-	r = write_fd_file(dirfd, "kmsg.txt", in, false);
+	r = write_fd_file(b, "kmsg.txt", in, false);
 	err = err ? err : r;
-	r = write_psi(dirfd, in->proc_root);
+	r = write_psi(b, in->proc_root);
 	err = err ? err : r;
-	r = write_copy(dirfd, "meminfo.txt", in->proc_root, "meminfo");
+	r = write_copy(b, "meminfo.txt", in->proc_root, "meminfo");
 	err = err ? err : r;
-	r = write_copy(dirfd, "vmstat.txt", in->proc_root, "vmstat");
+	r = write_copy(b, "vmstat.txt", in->proc_root, "vmstat");
 	err = err ? err : r;
-	r = write_copy(dirfd, "diskstats.txt", in->proc_root, "diskstats");
+	r = write_copy(b, "diskstats.txt", in->proc_root, "diskstats");
 	err = err ? err : r;
-	r = write_tasks(dirfd, in->proc_root, start + in->cfg->capture_budget_usec,
-			in->cfg->capture_budget_usec);
+	r = write_tasks(b, in->proc_root, start + in->cfg->capture_budget_usec, in->cfg->capture_budget_usec);
 	err = err ? err : r;
-	close(dirfd);
-
-	r = sg_capture_rotate(in->cfg->capture_dir, in->cfg->capture_keep);
-	if (r < 0)
-		sg_log(LOG_WARNING, "%s: removing old capture bundles: %s", in->cfg->capture_dir, strerror(-r));
+	if (stacks) {
+		/* Symbols are waited for until 9/10 of the budget: a process
+		 * frozen on its mmap lock holds them up that long, no longer. */
+		sg_capture_stacks_wait(stacks, start + in->cfg->capture_budget_usec * 9 / 10);
+		sg_bundle_defer(b, sg_capture_stacks_finish, stacks);
+	}
+	*out = b;
 	if (elapsed_ms)
 		*elapsed_ms = (double)(sg_now_usec() - start) / 1000.0;
 	return err;
+}
+
+int sg_capture_write(const struct sg_capture_input *in, char *dir_out, size_t dir_len, double *elapsed_ms)
+{
+	uint64_t start = sg_now_usec();
+	struct sg_bundle *b;
+	int err, r;
+
+	if (dir_len)
+		dir_out[0] = '\0';
+	err = sg_capture_take(in, &b, NULL);
+	if (!b)
+		return err;
+	r = sg_bundle_store(b, dir_out, dir_len);
+	if (elapsed_ms)
+		*elapsed_ms = (double)(sg_now_usec() - start) / 1000.0;
+	return err ? err : r;
 }

@@ -10,11 +10,16 @@
  *   meminfo.txt, vmstat.txt, diskstats.txt   raw copies
  *   tasks.txt      every task in D state (pid, tid, state, comm, cgroup, wchan, kernel
  *                  stack), then the top 10 processes by CPU time and by I/O bytes since
- *                  they started
+ *                  they started, with the same details of their main thread
  *
  * A source that cannot be read gets a "# cannot read PATH: why" line and the
  * bundle is still written. The task scan stops once capture_budget has passed
- * since the capture began, and says so. This release has no BPF recorder:
+ * since the capture began, and says so. With a recorder, the bundle also
+ * gets offcpu.folded, oncpu.folded, offcpu.svg and oncpu.svg (capture_stacks.h):
+ * the recorder's contents and the symbols of the processes in them are
+ * taken before acting, the files written after. A capture is taken in memory before
+ * acting and stored afterwards by the capture writer (capture_writer.h), so a
+ * slow or full disk never holds up the action. This release has no BPF recorder:
  * offcpu/oncpu .folded and .svg files are not written (incident.json says so).
  * Not for the tick path: it allocates and uses stdio. */
 #pragma once
@@ -22,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bundle.h"
 #include "config.h"
 #include "history.h"
 #include "kmsg_ring.h"
@@ -39,20 +45,26 @@ struct sg_capture_input {
 	const struct sg_signal_table *tab;   /* the table the history was built for */
 	const struct sg_kmsg_ring *kmsg;     /* NULL: kmsg.txt says there is none */
 	const char *proc_root;               /* "/proc" */
+	struct sg_recorder *recorder;        /* NULL: no stacks (recorder_note says why) */
+	const char *recorder_note;           /* incident.json's "recorder": what it is, or why there is none */
 };
 
-/* Writes a bundle, then removes all but the newest capture_keep bundles in
- * capture_dir (by name; only directories named like a bundle are touched).
- * capture_dir is created 0700 (its parents 0755) when missing. When a bundle
- * of the same second and rule exists the name gets "-2", "-3", ... dir_out
- * receives the bundle's path (also when a file failed to write); elapsed_ms
- * (may be NULL) the time the write took, rotation included. A failed rotation
- * is logged as a warning, not returned. Returns 0, -EINVAL (bad rule name or
- * input), or -errno of the first thing that failed: creating the directory
- * (nothing written) or writing a file (the others still written). */
+/* Takes a bundle in memory (bundle.h), touching nothing in capture_dir: every
+ * file is read and formatted now, the /proc task scan bounded by
+ * capture_budget from the call. *out receives the bundle (NULL only when
+ * nothing could be taken: -EINVAL for a bad rule name or input, -ENOMEM,
+ * -EMFILE); sg_bundle_path() says where it will be stored. elapsed_ms (may be
+ * NULL) the time taken. Returns 0 or -errno of the first file that could not
+ * be made (the others still are); a recorder that cannot be read is logged
+ * and said in incident.json, not returned. */
+int sg_capture_take(const struct sg_capture_input *in, struct sg_bundle **out, double *elapsed_ms);
+
+/* Takes a bundle and stores it at once (sg_bundle_store: a bundle of the same
+ * second and rule gets "-2", "-3", ...; old bundles beyond capture_keep are
+ * removed): for `stallguard capture`. dir_out receives the bundle's path
+ * (also when a file failed to write); elapsed_ms (may be NULL) the whole
+ * time. Returns 0, -EINVAL, or -errno of the first thing that failed:
+ * creating the directory (nothing written) or writing a file (the others
+ * still written). */
 int sg_capture_write(const struct sg_capture_input *in, char *dir_out, size_t dir_len,
 		     double *elapsed_ms);
-
-/* Removes all but the newest keep (at least 1) bundle directories in dir.
- * Returns how many were removed, or -errno for the first failure. */
-int sg_capture_rotate(const char *dir, unsigned keep);

@@ -39,7 +39,8 @@ enum section { SEC_NONE, SEC_SKIP, SEC_GUARDIAN, SEC_JOB, SEC_RULE };
 /* The keys; those before K_REPEATS may be given once per section. */
 enum key_id {
 	K_INTERVAL, K_DRY_RUN, K_STATE_DIR, K_CAPTURE_DIR, K_CAPTURE_KEEP, K_CAPTURE_BUDGET,
-	K_HISTORY, K_KMSG, K_METRICS_FILE, K_KILL_LIMIT, K_KILL_GRACE, K_HOOK_TIMEOUT, K_ON_EXIT,
+	K_HISTORY, K_KMSG, K_METRICS_FILE, K_METRICS_INTERVAL, K_HEARTBEAT, K_HEARTBEAT_INTERVAL, K_KILL_LIMIT,
+	K_KILL_GRACE, K_HOOK_TIMEOUT, K_ON_EXIT, K_RECORDER, K_RECORDER_HZ, K_RECORDER_WINDOW,
 	K_UNIT, K_CGROUP, K_DEVICE,
 	K_MATCH_MODE, K_JOB, K_STEP_AFTER, K_RECOVER_AFTER, K_COOLDOWN,
 	K_REPEATS, /* keys below repeat */
@@ -48,9 +49,10 @@ enum key_id {
 };
 
 enum value_type {
-	V_DURATION, V_DURATION_POS, V_BOOL, V_ABS_PATH, V_PATH, V_ABS_PATH_OR_EMPTY, V_COUNT,
+	V_DURATION, V_DURATION_POS, V_BOOL, V_ABS_PATH, V_PATH, V_ABS_PATH_OR_EMPTY, V_COUNT, V_HOOK_PATH,
 	V_KILL_LIMIT,
 	V_PROTECT, V_UNIT, V_CGROUP, V_DEVICE, V_MATCH, V_WHEN, V_STEP, V_MATCH_MODE, V_ON_EXIT, V_JOB,
+	V_RECORDER, V_RECORDER_HZ,
 };
 
 struct key_def {
@@ -75,9 +77,15 @@ static const struct key_def guardian_keys[] = {
 	CFG("capture_dir", capture_dir, V_ABS_PATH, K_CAPTURE_DIR, 0),
 	CFG("capture_keep", capture_keep, V_COUNT, K_CAPTURE_KEEP, 0),
 	CFG("capture_budget", capture_budget_usec, V_DURATION_POS, K_CAPTURE_BUDGET, 0),
+	CFG("recorder", recorder, V_RECORDER, K_RECORDER, 0),
+	CFG("recorder_hz", recorder_hz, V_RECORDER_HZ, K_RECORDER_HZ, 0),
+	CFG("recorder_window", recorder_window_usec, V_DURATION, K_RECORDER_WINDOW, 300 * USEC_PER_MSEC),
 	CFG("history", history_usec, V_DURATION_POS, K_HISTORY, 0),
 	CFG("kmsg", kmsg, V_PATH, K_KMSG, 0),
 	CFG("metrics_file", metrics_file, V_ABS_PATH_OR_EMPTY, K_METRICS_FILE, 0),
+	CFG("metrics_interval", metrics_interval_usec, V_DURATION, K_METRICS_INTERVAL, USEC_PER_SEC),
+	CFG("heartbeat", heartbeat, V_HOOK_PATH, K_HEARTBEAT, 0),
+	CFG("heartbeat_interval", heartbeat_interval_usec, V_DURATION, K_HEARTBEAT_INTERVAL, USEC_PER_SEC),
 	CFG("protect", protect, V_PROTECT, K_PROTECT, 0),
 	CFG("kill_limit", kill_limit_count, V_KILL_LIMIT, K_KILL_LIMIT, 0),
 	CFG("kill_grace", kill_grace_usec, V_DURATION, K_KILL_GRACE, 0),
@@ -189,6 +197,9 @@ void sg_config_defaults(struct sg_config *cfg)
 	sg_strlcpy(cfg->capture_dir, "/var/lib/stallguard/captures", sizeof(cfg->capture_dir));
 	cfg->capture_keep = 50;
 	cfg->capture_budget_usec = 200 * USEC_PER_MSEC;
+	cfg->recorder = SG_RECORDER_ON;
+	cfg->recorder_hz = 49;
+	cfg->recorder_window_usec = 10 * USEC_PER_SEC;
 	cfg->history_usec = 120 * USEC_PER_SEC;
 	sg_strlcpy(cfg->kmsg, "/dev/kmsg", sizeof(cfg->kmsg));
 	cfg->kill_limit_count = 3;
@@ -196,6 +207,8 @@ void sg_config_defaults(struct sg_config *cfg)
 	cfg->kill_grace_usec = 5 * USEC_PER_SEC;
 	cfg->hook_timeout_usec = 10 * USEC_PER_SEC;
 	cfg->revert_on_exit = true;
+	cfg->heartbeat_interval_usec = 60 * USEC_PER_SEC;
+	cfg->metrics_interval_usec = 10 * USEC_PER_SEC;
 }
 
 static void rule_defaults(struct sg_rule *rule)
@@ -435,6 +448,37 @@ static char *reader(char *str, int num, void *stream)
 
 /* ---- keys ---- */
 
+/* KEY = PATH of an executable run as root (hook.NAME, heartbeat): the file
+ * must be there, executable, and writable by root only. */
+static void check_hook_file(struct parser *p, const char *key, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		error_at(p, p->line, "%s = %s: %s", key, path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		error_at(p, p->line, "%s = %s: not a regular file", key, path);
+	else if (!(st.st_mode & 0111))
+		error_at(p, p->line, "%s = %s: not executable (mode %04o)", key, path,
+			 (unsigned)(st.st_mode & 07777));
+	else if (st.st_uid != 0)
+		error_at(p, p->line, "%s = %s: owned by uid %u, expected root (it runs as root, so "
+			 "only root may change it)", key, path, (unsigned)st.st_uid);
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		error_at(p, p->line, "%s = %s: writable by group or others (mode %04o), expected "
+			 "writable by root only", key, path, (unsigned)(st.st_mode & 07777));
+}
+
+/* An executable's path into dst (size SG_PATH_MAX): a relative one is taken
+ * from the configuration file's directory. Returns false when too long. */
+static bool hook_path(const struct parser *p, const char *value, char *dst)
+{
+	int n = value[0] == '/' ? snprintf(dst, SG_PATH_MAX, "%s", value)
+				: snprintf(dst, SG_PATH_MAX, "%s/%s", p->dir, value);
+
+	return n >= 0 && n < SG_PATH_MAX;
+}
+
 static void bad_value(struct parser *p, const char *key, const char *value, const char *why)
 {
 	char buf[SHOWN_MAX];
@@ -540,14 +584,30 @@ static void set_value(struct parser *p, const struct key_def *def, void *base, c
 		if (sg_cfg_parse_duration(value, def->min_usec, def->type == V_DURATION_POS, field,
 					  why, sizeof(why)) < 0)
 			problem = why;
+		else if (def->id == K_RECORDER_WINDOW && *(uint64_t *)field > 3600 * USEC_PER_SEC)
+			problem = "at most 1h";
 		break;
 	case V_BOOL:
 		if (sg_cfg_parse_bool(value, field, why, sizeof(why)) < 0)
 			problem = why;
 		break;
 	case V_COUNT:
-		if (sg_cfg_parse_count(value, 1, field, why, sizeof(why)) < 0)
+		if (sg_cfg_parse_count(value, 1, 1000000, field, why, sizeof(why)) < 0)
 			problem = why;
+		break;
+	case V_RECORDER_HZ:
+		if (sg_cfg_parse_count(value, 49, 99, field, why, sizeof(why)) < 0)
+			problem = why;
+		break;
+	case V_RECORDER:
+		if (strcmp(value, "on") == 0)
+			*(enum sg_recorder_mode *)field = SG_RECORDER_ON;
+		else if (strcmp(value, "off") == 0)
+			*(enum sg_recorder_mode *)field = SG_RECORDER_OFF;
+		else if (strcmp(value, "on-trigger") == 0)
+			*(enum sg_recorder_mode *)field = SG_RECORDER_ON_TRIGGER;
+		else
+			problem = "expected on, off or on-trigger";
 		break;
 	case V_KILL_LIMIT:
 		if (sg_cfg_parse_kill_limit(value, &p->cfg->kill_limit_count,
@@ -578,6 +638,15 @@ static void set_value(struct parser *p, const struct key_def *def, void *base, c
 			problem = "expected revert or keep";
 		else
 			*(bool *)field = strcmp(value, "revert") == 0;
+		break;
+	case V_HOOK_PATH:
+		if (!value[0])
+			break; /* off */
+		if (!hook_path(p, value, field)) {
+			problem = "path too long";
+			break;
+		}
+		check_hook_file(p, def->name, field);
 		break;
 	case V_JOB:
 		if (strcmp(value, "top-io") != 0 && !sg_cfg_name_ok(value)) {
@@ -635,34 +704,11 @@ static void key_line(struct parser *p, const struct key_def *keys, size_t n, voi
 	set_value(p, def, base, value);
 }
 
-/* hook.NAME = PATH: the file must be there, executable, and writable by root only. */
-static void check_hook_file(struct parser *p, const struct sg_hook *hook)
-{
-	struct stat st;
-
-	if (stat(hook->path, &st) < 0)
-		error_at(p, p->line, "hook.%s = %s: %s", hook->name, hook->path, strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		error_at(p, p->line, "hook.%s = %s: not a regular file", hook->name, hook->path);
-	else if (!(st.st_mode & 0111))
-		error_at(p, p->line, "hook.%s = %s: not executable (mode %04o)", hook->name,
-			 hook->path, (unsigned)(st.st_mode & 07777));
-	else if (st.st_uid != 0)
-		error_at(p, p->line, "hook.%s = %s: owned by uid %u, expected root (a hook runs as "
-			 "root, so only root may change it)", hook->name, hook->path,
-			 (unsigned)st.st_uid);
-	else if (st.st_mode & (S_IWGRP | S_IWOTH))
-		error_at(p, p->line, "hook.%s = %s: writable by group or others (mode %04o), "
-			 "expected writable by root only", hook->name, hook->path,
-			 (unsigned)(st.st_mode & 07777));
-}
-
 static void add_hook(struct parser *p, struct sg_rule *rule, const char *name, const char *value)
 {
 	const struct sg_hook *dup = sg_rule_hook(rule, name);
+	char buf[SHOWN_MAX], key[SG_NAME_MAX + 8];
 	struct sg_hook *hook;
-	char buf[SHOWN_MAX];
-	int n;
 
 	if (!sg_cfg_name_ok(name)) {
 		error_at(p, p->line, "bad hook name \"%s\" in hook.NAME (expected 1 to %d of "
@@ -685,17 +731,14 @@ static void add_hook(struct parser *p, struct sg_rule *rule, const char *name, c
 	memset(hook, 0, sizeof(*hook));
 	sg_strlcpy(hook->name, name, sizeof(hook->name));
 	hook->line = p->line;
-	if (value[0] == '/')
-		n = snprintf(hook->path, sizeof(hook->path), "%s", value);
-	else
-		n = snprintf(hook->path, sizeof(hook->path), "%s/%s", p->dir, value);
-	if (n < 0 || (size_t)n >= sizeof(hook->path)) {
+	if (!hook_path(p, value, hook->path)) {
 		error_at(p, p->line, "bad hook.%s: path longer than %d characters", name,
 			 SG_PATH_MAX - 1);
 		return;
 	}
 	rule->nhooks++;
-	check_hook_file(p, hook);
+	snprintf(key, sizeof(key), "hook.%s", name);
+	check_hook_file(p, key, hook->path);
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)

@@ -110,6 +110,14 @@ struct sg_rule {
 	int line;
 };
 
+/* recorder = on | off | on-trigger: the BPF flight recorder runs always,
+ * never, or while a rule is above rest. */
+enum sg_recorder_mode {
+	SG_RECORDER_ON,
+	SG_RECORDER_OFF,
+	SG_RECORDER_ON_TRIGGER,
+};
+
 struct sg_config {
 	char path[SG_PATH_MAX];
 
@@ -120,9 +128,15 @@ struct sg_config {
 	char capture_dir[SG_PATH_MAX];/* /var/lib/stallguard/captures */
 	unsigned capture_keep;        /* 50 */
 	uint64_t capture_budget_usec; /* 200ms */
+	enum sg_recorder_mode recorder; /* on */
+	unsigned recorder_hz;         /* 49 (49..99) */
+	uint64_t recorder_window_usec; /* 10s (300ms..1h) */
 	uint64_t history_usec;        /* 120s */
 	char kmsg[SG_PATH_MAX];       /* /dev/kmsg */
 	char metrics_file[SG_PATH_MAX]; /* "" = off */
+	uint64_t metrics_interval_usec; /* 10s */
+	char heartbeat[SG_PATH_MAX];  /* executable run every heartbeat_interval; "" = off */
+	uint64_t heartbeat_interval_usec; /* 60s */
 	struct sg_match protect[SG_MATCH_MAX];
 	size_t nprotect;
 	unsigned kill_limit_count;    /* 3 */

@@ -34,6 +34,16 @@ static void print_guardian(const struct sg_config *cfg, FILE *out)
 	fprintf(out, "  state_dir %s, capture_dir %s, kmsg %s, metrics_file %s, on_exit %s\n", cfg->state_dir,
 		cfg->capture_dir, cfg->kmsg, cfg->metrics_file[0] ? cfg->metrics_file : "(off)",
 		cfg->revert_on_exit ? "revert" : "keep");
+	fprintf(out, "  recorder %s, recorder_hz %u, recorder_window %s\n",
+		cfg->recorder == SG_RECORDER_ON ? "on" : cfg->recorder == SG_RECORDER_OFF ? "off" : "on-trigger",
+		cfg->recorder_hz, sg_format_duration(cfg->recorder_window_usec, a, sizeof(a)));
+	if (cfg->metrics_file[0])
+		fprintf(out, "  metrics every %s\n", sg_format_duration(cfg->metrics_interval_usec, a, sizeof(a)));
+	if (cfg->heartbeat[0])
+		fprintf(out, "  heartbeat %s every %s\n", cfg->heartbeat,
+			sg_format_duration(cfg->heartbeat_interval_usec, a, sizeof(a)));
+	else
+		fprintf(out, "  heartbeat (off)\n");
 	fprintf(out, "  protect: pid 1, kernel threads, stallguard");
 	for (size_t i = 0; i < cfg->nprotect; i++) {
 		fputs(", ", out);

@@ -120,15 +120,15 @@ int sg_cfg_parse_duration(const char *text, uint64_t min_usec, bool positive, ui
 	return 0;
 }
 
-int sg_cfg_parse_count(const char *text, unsigned min, unsigned *out, char *why, size_t len)
+int sg_cfg_parse_count(const char *text, unsigned min, unsigned max, unsigned *out, char *why, size_t len)
 {
 	unsigned long long v;
 	char *end;
 
 	errno = 0;
 	v = strtoull(text, &end, 10);
-	if (*text < '0' || *text > '9' || *end || errno || v < min || v > 1000000)
-		return fail(why, len, "expected a whole number from %u to 1000000", min);
+	if (*text < '0' || *text > '9' || *end || errno || v < min || v > max)
+		return fail(why, len, "expected a whole number from %u to %u", min, max);
 	*out = (unsigned)v;
 	return 0;
 }

@@ -27,7 +27,7 @@ int sg_cfg_parse_duration(const char *text, uint64_t min_usec, bool positive, ui
 			  char *why, size_t len);
 
 /* A decimal count of at least min. */
-int sg_cfg_parse_count(const char *text, unsigned min, unsigned *out, char *why, size_t len);
+int sg_cfg_parse_count(const char *text, unsigned min, unsigned max, unsigned *out, char *why, size_t len);
 
 /* "N/DURATION", N 0..SG_KILL_LIMIT_MAX, DURATION above zero. */
 int sg_cfg_parse_kill_limit(const char *text, unsigned *count, uint64_t *window_usec, char *why,

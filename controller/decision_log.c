@@ -79,6 +79,18 @@ void sg_log_kernel_event(const struct sg_kmsg_event_info *ev, const struct sg_km
 		      rec->text);
 }
 
+void sg_log_service(int priority, const char *message_id, const char *fmt, ...)
+{
+	struct sg_log_fields fields = { .message_id = message_id };
+	char line[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	sg_log_fields(priority, &fields, "%s", line);
+}
+
 void sg_log_outcome(const struct sg_outcome *about, bool failed, const char *fmt, ...)
 {
 	struct sg_log_fields fields = {

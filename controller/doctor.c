@@ -14,11 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "cgroup.h"
 #include "psi.h"
+#include "recorder.h"
 #include "sdbus.h"
 #include "units.h"
 
@@ -572,6 +574,189 @@ static void check_disks(struct doctor *d)
 		    block);
 }
 
+/* ---- capabilities (of this process: root/proc/self/status), sched_clock, ZFS ---- */
+
+/* The capabilities the guardian uses, what each is for (docs/service.md). */
+static const struct {
+	unsigned bit;
+	const char *name, *lost;
+} wanted_caps[] = {
+	{ 5, "CAP_KILL", "freeze (SIGSTOP) and kill of other users' processes fail" },
+	{ 23, "CAP_SYS_NICE", "ionice of other users' threads fails, its own priority stays" },
+	{ 24, "CAP_SYS_RESOURCE", "PSI triggers need 2 s windows" },
+	{ 14, "CAP_IPC_LOCK", "its memory may not be locked (mlockall)" },
+	{ 34, "CAP_SYSLOG", "/dev/kmsg may be unreadable (kernel.dmesg_restrict)" },
+	{ 1, "CAP_DAC_OVERRIDE", "other users' /proc files and delegated cgroups are out of reach" },
+	{ 19, "CAP_SYS_PTRACE", "other users' /proc/PID/io and exe are unreadable (top-io, match)" },
+	{ 21, "CAP_SYS_ADMIN", "captures lack kernel stacks (/proc/PID/stack)" },
+	/* CAP_BPF and CAP_PERFMON: check_bpf_caps */
+};
+
+/* Reads root/proc/self/status into buf. Returns its length or -errno. */
+static ssize_t self_status(const struct doctor *d, char *buf, size_t size)
+{
+	return read_rel(d, "proc/self/status", buf, size);
+}
+
+static void check_capabilities(struct doctor *d)
+{
+	char status[4096];
+	ssize_t n = self_status(d, status, sizeof(status));
+	size_t missing = 0;
+
+	if (n < 0 || capeff_has(status, (size_t)n, 0) < 0) {
+		add(d, SG_SEV_WARNING, "capabilities", "cannot read CapEff in proc/self/status (%s): capabilities "
+		    "unknown", n < 0 ? strerror((int)-n) : "no valid CapEff line");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(wanted_caps) / sizeof(wanted_caps[0]); i++) {
+		if (capeff_has(status, (size_t)n, wanted_caps[i].bit) == 1)
+			continue;
+		missing++;
+		add(d, SG_SEV_WARNING, "capabilities", "lacks %s: %s; grant it (etc/stallguard.service does)",
+		    wanted_caps[i].name, wanted_caps[i].lost);
+	}
+	if (!missing)
+		add(d, SG_SEV_OK, "capabilities", "holds every capability the guardian uses");
+}
+
+static void check_bpf_caps(struct doctor *d)
+{
+	char status[4096];
+	ssize_t n = self_status(d, status, sizeof(status));
+	int bpf = n < 0 ? -EINVAL : capeff_has(status, (size_t)n, 39);
+	int perfmon = n < 0 ? -EINVAL : capeff_has(status, (size_t)n, 38);
+
+	if (bpf == 1 && perfmon == 1)
+		add(d, SG_SEV_OK, "bpf", "CAP_BPF and CAP_PERFMON held: BPF programs can load and sample");
+	else if (bpf < 0 || perfmon < 0)
+		add(d, SG_SEV_WARNING, "bpf", "CAP_BPF and CAP_PERFMON unknown: proc/self/status has no valid CapEff");
+	else
+		add(d, SG_SEV_WARNING, "bpf", "%s%s%s missing: the BPF flight recorder cannot run; captures lack "
+		    "off-CPU and on-CPU stacks", bpf ? "" : "CAP_BPF", bpf || perfmon ? "" : " and ",
+		    perfmon ? "" : "CAP_PERFMON");
+}
+
+/* Loads the recorder's programs for real (attaching nothing). */
+static void check_recorder(struct doctor *d)
+{
+	struct sg_recorder_opts opts = { 0 };
+	struct sg_recorder *rec = NULL;
+	char why[200] = "";
+	int r = sg_recorder_open(&opts, &rec, why, sizeof(why));
+
+	if (r < 0) {
+		add(d, SG_SEV_WARNING, "recorder", "the BPF flight recorder cannot run here: %s; captures lack "
+		    "off-CPU and on-CPU stacks", why);
+		return;
+	}
+	add(d, SG_SEV_OK, "recorder", "the BPF flight recorder loads (sched_switch via %s, cpu-clock sampling): "
+	    "captures get off-CPU and on-CPU stacks", sg_recorder_switch_kind(rec));
+	sg_recorder_close(rec);
+}
+
+/* The kernel's architecture: proc/sys/kernel/arch, else this host's. */
+static void kernel_arch(const struct doctor *d, char *buf, size_t len)
+{
+	struct utsname u;
+
+	if (read_rel(d, "proc/sys/kernel/arch", buf, len) > 0)
+		return;
+	sg_strlcpy(buf, uname(&u) == 0 ? u.machine : "", len);
+}
+
+#define SCHED_CLOCK_WRAP_DAYS 208.5
+
+/* x86 kernels before 3.2 (and 2.6.32/3.0 without the stable fix) wrapped
+ * sched_clock after 208.5 days of uptime: bogus soft lockups with "stuck
+ * for" larger than the uptime, and on some, hangs. */
+static void check_sched_clock(struct doctor *d)
+{
+	char release[128], arch[64], uptime[128];
+	unsigned major = 0, minor = 0;
+	double days;
+
+	if (read_rel(d, "proc/sys/kernel/osrelease", release, sizeof(release)) <= 0 ||
+	    sscanf(release, "%u.%u", &major, &minor) != 2) {
+		add(d, SG_SEV_INFO, "sched-clock", "kernel release unreadable: exposure to the 208.5-day sched_clock "
+		    "overflow unknown");
+		return;
+	}
+	kernel_arch(d, arch, sizeof(arch));
+	if (!(strcmp(arch, "x86_64") == 0 || (arch[0] == 'i' && strstr(arch, "86"))) ||
+	    major > 3 || (major == 3 && minor >= 2)) {
+		add(d, SG_SEV_OK, "sched-clock", "kernel %s (%s) is past the 208.5-day sched_clock overflow (fixed "
+		    "in 3.2)", release, arch);
+		return;
+	}
+	if (read_rel(d, "proc/uptime", uptime, sizeof(uptime)) <= 0 || sscanf(uptime, "%lf", &days) != 1) {
+		add(d, SG_SEV_WARNING, "sched-clock", "x86 kernel %s may wrap sched_clock after 208.5 days; uptime "
+		    "unreadable: check your vendor's fix or reboot within 208 days", release);
+		return;
+	}
+	days /= 86400;
+	if (days >= SCHED_CLOCK_WRAP_DAYS - 8)
+		add(d, SG_SEV_SEVERE, "sched-clock", "x86 kernel %s up %.1f days: at or past the 208.5-day "
+		    "sched_clock overflow unless your vendor fixed it; expect bogus soft lockups (kmsg.clock_bug) "
+		    "and hangs: reboot", release, days);
+	else
+		add(d, SG_SEV_WARNING, "sched-clock", "x86 kernel %s up %.1f days may wrap sched_clock at 208.5 "
+		    "days (in %.0f days) unless your vendor fixed it: reboot before then or upgrade", release,
+		    days, SCHED_CLOCK_WRAP_DAYS - days);
+}
+
+/* Whether the first "flags" line of a /proc/cpuinfo text has flag. */
+static bool cpu_has_flag(const char *cpuinfo, const char *flag)
+{
+	char line[4096];
+	const char *p = strstr(cpuinfo, "\nflags"), *colon, *eol;
+
+	p = !strncmp(cpuinfo, "flags", 5) ? cpuinfo : p ? p + 1 : NULL;
+	if (!p || !(colon = strchr(p, ':')))
+		return false;
+	eol = strchrnul(colon, '\n');
+	snprintf(line, sizeof(line), "%.*s", (int)(eol - colon - 1), colon + 1);
+	return has_word(line, flag);
+}
+
+/* ZFS native encryption without SIMD AES-GCM burns CPU in the I/O path
+ * (seen as long stalls), e.g. on kernels where ZFS cannot use the FPU. */
+static void check_zfs_gcm(struct doctor *d)
+{
+	char impl[256], cpuinfo[8192];
+	ssize_t n = read_rel(d, "sys/module/icp/parameters/icp_gcm_imp", impl, sizeof(impl));
+	bool avx;
+
+	if (n == -ENOENT) {
+		add(d, SG_SEV_OK, "zfs", "no ZFS icp module: no ZFS encryption to check");
+		return;
+	}
+	if (n <= 0) {
+		add(d, SG_SEV_INFO, "zfs", "sys/module/icp/parameters/icp_gcm_imp unreadable (%s): ZFS AES-GCM "
+		    "unchecked", n < 0 ? strerror((int)-n) : "empty");
+		return;
+	}
+	n = read_rel(d, "proc/cpuinfo", cpuinfo, sizeof(cpuinfo));
+	if (n < 0) {
+		add(d, SG_SEV_INFO, "zfs", "proc/cpuinfo unreadable (%s): ZFS AES-GCM unchecked", strerror((int)-n));
+		return;
+	}
+	avx = cpu_has_flag(cpuinfo, "avx");
+	if (!avx) {
+		add(d, SG_SEV_INFO, "zfs", "the CPU has no AVX: ZFS AES-GCM (%s) cannot be faster here", impl);
+		return;
+	}
+	if (!has_word(impl, "avx") && !has_word(impl, "[avx]"))
+		add(d, SG_SEV_WARNING, "zfs", "ZFS AES-GCM has no AVX implementation (icp_gcm_imp: %s) although "
+		    "the CPU has AVX: encrypted datasets burn CPU in the I/O path; use a ZFS release that can use "
+		    "the FPU on this kernel", impl);
+	else if (has_word(impl, "[generic]"))
+		add(d, SG_SEV_WARNING, "zfs", "ZFS AES-GCM is set to generic although AVX is available (icp_gcm_imp: "
+		    "%s): `echo avx > /sys/module/icp/parameters/icp_gcm_imp`", impl);
+	else
+		add(d, SG_SEV_OK, "zfs", "ZFS AES-GCM can use AVX (icp_gcm_imp: %s)", impl);
+}
+
 /* Where systemd runs the host, units and scopes are changed through its
  * D-Bus API: say whether it answers (GetUnit of init.scope, PID 1's own). */
 static void check_systemd(struct doctor *d)
@@ -608,10 +793,16 @@ void sg_doctor_run(const char *root, bool live, struct sg_doctor_report *report)
 		check_triggers(&d);
 	check_cgroup(&d);
 	check_btf(&d);
+	check_bpf_caps(&d);
+	if (live)
+		check_recorder(&d);
+	check_capabilities(&d);
 	check_lockup(&d);
 	check_hung_task(&d);
+	check_sched_clock(&d);
 	check_kmsg(&d);
 	check_disks(&d);
+	check_zfs_gcm(&d);
 	if (live)
 		check_systemd(&d);
 	finish(&d);

@@ -32,8 +32,14 @@
 #include "kmsg.h"
 #include "log.h"
 #include "psi.h"
+#include "recorder.h"
+#include "service.h"
 #include "triggers.h"
 #include "units.h"
+
+/* At exit, how long captures still being stored may take before the guardian
+ * goes anyway. */
+#define CAPTURE_DRAIN_USEC (5 * USEC_PER_SEC)
 
 struct generation {
 	struct sg_generation core; /* config, signal table, sampler, policy */
@@ -56,9 +62,14 @@ struct guardian {
 	struct generation *gen;
 	struct sg_actuator act;
 	bool acting;         /* the journal is open: decisions that are not dry runs act */
+	struct sg_recorder *recorder; /* NULL: recorder = off, or it cannot run here */
+	struct sg_recorder_opts recorder_opts;
+	enum sg_recorder_mode recorder_mode;
+	bool recorder_attached;
 	char cgroup_root[SG_PATH_MAX];
 	uint64_t next_tick;
 	uint64_t ticks;
+	struct sg_service svc; /* STATUS=, metrics, heartbeat */
 };
 
 static void on_kernel_event(const struct sg_kmsg_event_info *ev, const struct sg_kmsg_record *rec, void *userdata)
@@ -157,6 +168,76 @@ static int generation_new(struct guardian *g, struct generation **out)
 	return 0;
 }
 
+static void recorder_attach(struct guardian *g)
+{
+	int r = sg_recorder_attach(g->recorder);
+
+	if (r < 0) {
+		sg_log_errno(LOG_WARNING, r, "cannot start the BPF recorder: bundles get no stacks");
+		return;
+	}
+	g->recorder_attached = true;
+	sg_log(LOG_INFO, "BPF recorder recording (sched_switch via %s, on-CPU %u Hz, window %llu ms)",
+	       sg_recorder_switch_kind(g->recorder), g->recorder_opts.oncpu_hz,
+	       (unsigned long long)(g->recorder_opts.window_usec / USEC_PER_MSEC));
+}
+
+/* recorder = on-trigger: recording from a rule's first step until every
+ * rule is back at rest. Before the decisions of a tick (starting: a rule
+ * acts) and after them (stopping: none is above rest). */
+static void recorder_follow(struct guardian *g, bool before)
+{
+	const struct sg_generation *core = &g->gen->core;
+	bool active = false;
+
+	if (!g->recorder)
+		return;
+	for (size_t i = 0; i < core->cfg.nrules && !active; i++)
+		active = sg_policy_level(core->policy, i) > 0;
+	if (before && !g->recorder_attached) {
+		if (active)
+			recorder_attach(g);
+	} else if (!before && g->recorder_attached && !active) {
+		sg_recorder_detach(g->recorder);
+		g->recorder_attached = false;
+		sg_log(LOG_INFO, "BPF recorder stopped: every rule is at rest");
+	}
+}
+
+/* Opens the recorder as cfg says (closing one opened with other settings)
+ * and says in the actuator's note what bundles get. */
+static void recorder_setup(struct guardian *g, const struct sg_config *cfg)
+{
+	struct sg_recorder_opts opts = { .oncpu_hz = cfg->recorder_hz, .window_usec = cfg->recorder_window_usec };
+	char why[200] = "";
+	int r;
+
+	if (g->recorder && (cfg->recorder == SG_RECORDER_OFF || opts.oncpu_hz != g->recorder_opts.oncpu_hz ||
+			    opts.window_usec != g->recorder_opts.window_usec)) {
+		sg_recorder_close(g->recorder);
+		g->recorder = NULL;
+		g->recorder_attached = false;
+	}
+	g->recorder_mode = cfg->recorder;
+	g->recorder_opts = opts;
+	if (cfg->recorder == SG_RECORDER_OFF) {
+		snprintf(g->act.recorder_note, sizeof(g->act.recorder_note), "off (recorder = off): no stacks");
+	} else if (!g->recorder && (r = sg_recorder_open(&opts, &g->recorder, why, sizeof(why))) < 0) {
+		sg_log(LOG_WARNING, "the BPF recorder cannot run here: %s; bundles get no stacks", why);
+		snprintf(g->act.recorder_note, sizeof(g->act.recorder_note), "unavailable: %s", why);
+	}
+	if (g->recorder) {
+		snprintf(g->act.recorder_note, sizeof(g->act.recorder_note),
+			 "%s: off-CPU (uninterruptible sleeps, sched_switch via %s) and on-CPU (%u Hz) stacks, "
+			 "last %llu ms", cfg->recorder == SG_RECORDER_ON ? "on" : "on-trigger",
+			 sg_recorder_switch_kind(g->recorder), opts.oncpu_hz,
+			 (unsigned long long)(opts.window_usec / USEC_PER_MSEC));
+		if (cfg->recorder == SG_RECORDER_ON && !g->recorder_attached)
+			recorder_attach(g);
+	}
+	g->act.recorder = g->recorder;
+}
+
 static void tick(struct guardian *g, uint64_t now, double lag_ms)
 {
 	struct generation *gen = g->gen;
@@ -167,12 +248,20 @@ static void tick(struct guardian *g, uint64_t now, double lag_ms)
 	}
 	size_t n = sg_generation_tick(&gen->core, now, lag_ms, g->pending_events);
 	sg_history_push(&gen->history, &gen->core.sample);
+	if (n && g->recorder_mode == SG_RECORDER_ON_TRIGGER)
+		recorder_follow(g, true);
 	for (size_t i = 0; i < n; i++) {
-		sg_log_decision(&gen->core.cfg, &gen->core.decisions[i]);
+		const struct sg_decision *d = &gen->core.decisions[i];
+
+		sg_log_decision(&gen->core.cfg, d);
 		if (g->acting)
-			sg_actuator_decide(&g->act, &gen->core.cfg, &gen->core.decisions[i]);
+			sg_actuator_decide(&g->act, &gen->core.cfg, d);
+		sg_service_decided(&g->svc, d, g->acting ? g->act.capture[d->rule] : NULL);
 	}
+	if (n && g->recorder_mode == SG_RECORDER_ON_TRIGGER)
+		recorder_follow(g, false);
 	g->ticks++;
+	sg_service_ticked(&g->svc, &gen->core, now, g->ticks, n);
 }
 
 static int on_timer(sd_event_source *source, int fd, uint32_t revents, void *userdata)
@@ -275,13 +364,15 @@ static int attach_triggers(struct guardian *g, struct generation *gen)
 	return 0;
 }
 
-static void announce(const struct generation *gen)
+/* "stallguard 0.1.0: 3 rules, 1 jobs, tick 250ms": at start, and after a reload. */
+static void announce(const struct generation *gen, const char *message_id)
 {
 	char interval[32];
 
-	sg_log(LOG_INFO, "stallguard %s: %zu rules, %zu jobs, tick %s%s", SG_VERSION, gen->core.cfg.nrules,
-	       gen->core.cfg.njobs, sg_format_duration(gen->core.cfg.interval_usec, interval, sizeof(interval)),
-	       gen->core.cfg.dry_run ? ", dry-run" : "");
+	sg_log_service(LOG_INFO, message_id, "stallguard %s: %zu rules, %zu jobs, tick %s%s", SG_VERSION,
+		       gen->core.cfg.nrules, gen->core.cfg.njobs,
+		       sg_format_duration(gen->core.cfg.interval_usec, interval, sizeof(interval)),
+		       gen->core.cfg.dry_run ? ", dry-run" : "");
 }
 
 static void point_captures(struct guardian *g)
@@ -302,7 +393,7 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si,
 	sg_log(LOG_INFO, "reloading %s", g->options->config_path);
 	int r = generation_new(g, &gen);
 	if (r < 0) {
-		sg_log(LOG_ERR, "reload refused: the running configuration stays");
+		sg_log_service(LOG_ERR, SG_MESSAGE_ID_RELOAD_REFUSED, "reload refused: the running configuration stays");
 		sd_notify(0, "READY=1");
 		return 0;
 	}
@@ -310,19 +401,23 @@ static int on_reload(sd_event_source *source, const struct signalfd_siginfo *si,
 	sg_policy_carry(gen->core.policy, &gen->core.cfg, g->gen->core.policy, &g->gen->core.cfg);
 	if (attach_triggers(g, gen) < 0) {
 		generation_free(gen);
-		sg_log(LOG_ERR, "reload refused: the running configuration stays");
+		sg_log_service(LOG_ERR, SG_MESSAGE_ID_RELOAD_REFUSED, "reload refused: the running configuration stays");
 		sd_notify(0, "READY=1");
 		return 0;
 	}
-	generation_free(g->gen);
+	struct generation *old = g->gen;
+
 	g->gen = gen;
 	if (g->acting) {
 		point_captures(g);
+		recorder_setup(g, &gen->core.cfg);
 		sg_actuator_settle(&g->act, &gen->core.cfg, gen->core.policy);
 	}
+	sg_service_reload(&g->svc, &old->core, &gen->core, g->acting ? g->act.capture : NULL);
+	generation_free(old);
 	if (gen->core.cfg.interval_usec != g->interval_usec)
 		arm_tick(g, gen->core.cfg.interval_usec);
-	announce(gen);
+	announce(gen, SG_MESSAGE_ID_RELOADED);
 	sd_notify(0, "READY=1");
 	return 0;
 }
@@ -331,21 +426,27 @@ static int on_exit_signal(sd_event_source *source, const struct signalfd_siginfo
 {
 	struct guardian *g = userdata;
 
-	sg_log(LOG_INFO, "%s: stopping after %llu ticks", strsignal((int)si->ssi_signo),
-	       (unsigned long long)g->ticks);
+	sg_log_service(LOG_INFO, SG_MESSAGE_ID_STOPPING, "%s: stopping after %llu ticks", strsignal((int)si->ssi_signo),
+		       (unsigned long long)g->ticks);
 	return sd_event_exit(sd_event_source_get_event(source), 0);
 }
 
-/* The guardian must keep running on a host that is swapping and saturated. */
+/* The guardian must keep running on a host that is swapping and saturated.
+ * Priorities are only raised: a unit that gives more (a realtime policy or
+ * I/O class) keeps it. */
 static void harden(void)
 {
+	long ioprio = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
+
 	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0)
 		sg_log(LOG_WARNING, "cannot lock memory (%m): the guardian may be paged out under pressure");
-	if (setpriority(PRIO_PROCESS, 0, -10) < 0)
+	errno = 0;
+	if (getpriority(PRIO_PROCESS, 0) > -10 && errno == 0 && setpriority(PRIO_PROCESS, 0, -10) < 0)
 		sg_log(LOG_WARNING, "cannot raise CPU priority (%m)");
-	/* best-effort class, highest level */
-	if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (2 << 13) | 0) < 0)
-		sg_log(LOG_WARNING, "cannot raise I/O priority (%m)");
+	/* best-effort class, highest level, unless realtime already */
+	if (ioprio < 0 || ioprio >> 13 != 1 /* IOPRIO_CLASS_RT */)
+		if (syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (2 << 13) | 0) < 0)
+			sg_log(LOG_WARNING, "cannot raise I/O priority (%m)");
 }
 
 
@@ -390,9 +491,15 @@ int sg_run(const struct sg_run_options *options)
 		goto out;
 	}
 	sg_kmsg_ring_init(g.kmsg_ring);
-	if (g.acting)
+	if (g.acting) {
 		point_captures(&g);
-	announce(g.gen);
+		r = sg_capture_writer_start(&g.act.writer);
+		if (r < 0)
+			sg_log_errno(LOG_WARNING, r, "cannot start the capture writer: bundles are stored before acting");
+	}
+	announce(g.gen, SG_MESSAGE_ID_STARTED);
+	if (g.acting)
+		recorder_setup(&g, &g.gen->core.cfg);
 	/* Nothing a crashed run froze, throttled, demoted or drained stays so. */
 	if (g.acting && g.act.state.count) {
 		sg_log(LOG_WARNING, "%zu steps left applied by a previous run: reverting them", g.act.state.count);
@@ -404,6 +511,11 @@ int sg_run(const struct sg_run_options *options)
 		sg_log_errno(LOG_ERR, r, "cannot create the event loop");
 		goto out;
 	}
+	/* WATCHDOG=1 from the loop itself, when systemd asks for it (WatchdogSec=):
+	 * a loop stuck in a tick stops pinging and gets the guardian restarted. */
+	r = sd_event_set_watchdog(g.event, true);
+	if (r < 0)
+		sg_log_errno(LOG_WARNING, r, "cannot set up systemd's watchdog");
 	if (sd_event_add_signal(g.event, NULL, SIGTERM, on_exit_signal, &g) < 0 ||
 	    sd_event_add_signal(g.event, NULL, SIGINT, on_exit_signal, &g) < 0 ||
 	    sd_event_add_signal(g.event, NULL, SIGHUP, on_reload, &g) < 0) {
@@ -440,6 +552,8 @@ int sg_run(const struct sg_run_options *options)
 		sg_log_errno(LOG_ERR, r, "cannot watch the tick timer");
 		goto out;
 	}
+	if (sg_service_start(&g.svc, g.event, &g.gen->core) < 0)
+		goto out;
 	tick(&g, sg_now_usec(), 0); /* the first reading: rates and stalls start from here */
 	harden();
 	sd_notify(0, "READY=1");
@@ -456,8 +570,12 @@ out:
 			sg_log(LOG_WARNING, "on_exit = keep: %zu steps stay applied (stallguard revert undoes them)",
 			       g.act.state.count);
 	}
-	if (g.acting)
+	if (g.acting) {
+		sg_capture_writer_stop(g.act.writer, CAPTURE_DRAIN_USEC);
 		sg_actuator_close(&g.act);
+	}
+	sg_recorder_close(g.recorder);
+	sg_service_stop(&g.svc);
 	sd_event_source_disable_unref(g.timer);
 	if (g.timer_fd >= 0)
 		close(g.timer_fd);

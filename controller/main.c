@@ -16,10 +16,14 @@
 #include "doctor.h"
 #include "log.h"
 #include "loop.h"
+#include "recorder.h"
+#include "replay.h"
 #include "signals_cmd.h"
+#include "trace.h"
 #include "units.h"
 
 #define DEFAULT_CONFIG "/etc/stallguard/stallguard.ini"
+#define MANUAL_RECORD_USEC (2 * USEC_PER_SEC) /* `capture` records stacks this long first */
 
 static const char usage_text[] =
 	"usage: stallguard COMMAND [OPTIONS]\n"
@@ -32,12 +36,15 @@ static const char usage_text[] =
 	"  status  [-c FILE] [--json]          what the guardian has applied now (from its state journal)\n"
 	"  revert  [-c FILE]                   undo every step recorded in the state journal\n"
 	"  capture [-c FILE] [-o DIR]          take a capture bundle now, by hand\n"
+	"  record  [-c FILE] -o TRACE [--duration SECONDS]\n"
+	"                                      record every signal at every tick into a trace file\n"
+	"  replay  [-c FILE] TRACE             run the rules over a recorded trace; print the decisions\n"
 	"  doctor  [-c FILE]                   check the host's safety net and what the guardian can do here\n"
 	"  --version | --help\n"
 	"\n"
 	"FILE defaults to " DEFAULT_CONFIG ". docs/configuration.md describes it.\n";
 
-enum { OPT_DRY_RUN = 256, OPT_LOG_LEVEL, OPT_JSON, OPT_WATCH };
+enum { OPT_DRY_RUN = 256, OPT_LOG_LEVEL, OPT_JSON, OPT_WATCH, OPT_DURATION };
 
 struct cli {
 	const char *command;
@@ -46,7 +53,9 @@ struct cli {
 	bool dry_run;
 	bool json;
 	uint64_t watch_usec;
-	const char *output; /* capture -o DIR */
+	const char *output; /* capture -o DIR, record -o TRACE */
+	uint64_t duration_usec; /* record --duration */
+	const char *trace;  /* replay TRACE */
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -62,7 +71,8 @@ static bool allowed(const char *command, int opt)
 {
 	switch (opt) {
 	case 'c': return true;
-	case 'o': return strcmp(command, "capture") == 0;
+	case 'o': return strcmp(command, "capture") == 0 || strcmp(command, "record") == 0;
+	case OPT_DURATION: return strcmp(command, "record") == 0;
 	case OPT_DRY_RUN: case OPT_LOG_LEVEL: return strcmp(command, "run") == 0;
 	case OPT_JSON: return strcmp(command, "signals") == 0 || strcmp(command, "status") == 0;
 	case OPT_WATCH: return strcmp(command, "signals") == 0;
@@ -79,6 +89,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "watch", required_argument, NULL, OPT_WATCH },
 		{ "output", required_argument, NULL, 'o' },
+		{ "duration", required_argument, NULL, OPT_DURATION },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, level;
@@ -107,7 +118,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			cli->dry_run = true;
 			break;
 		case 'o':
-			if (optarg[0] != '/')
+			if (strcmp(cli->command, "capture") == 0 && optarg[0] != '/')
 				return usage_error("-o takes an absolute directory, not '%s'", optarg);
 			cli->output = optarg;
 			break;
@@ -127,10 +138,24 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			cli->watch_usec = (uint64_t)(seconds * 1e6);
 			break;
 		}
+		case OPT_DURATION: {
+			char *end;
+			double seconds = strtod(optarg, &end);
+			if (end == optarg || *end || !(seconds >= 0.1 && seconds <= 7 * 86400))
+				return usage_error("--duration takes seconds from 0.1 to 604800, not '%s'", optarg);
+			cli->duration_usec = (uint64_t)(seconds * 1e6);
+			break;
+		}
 		}
 	}
+	if (strcmp(cli->command, "replay") == 0 && optind < argc)
+		cli->trace = argv[optind++];
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (strcmp(cli->command, "replay") == 0 && !cli->trace)
+		return usage_error("%s", "replay needs a TRACE file");
+	if (strcmp(cli->command, "record") == 0 && !cli->output)
+		return usage_error("%s", "record needs -o TRACE");
 	return 0;
 }
 
@@ -323,7 +348,27 @@ static int command_capture(const struct cli *cli)
 		.cfg = &cfg, .rule = "manual", .step = "capture", .reason = "taken by hand",
 		.decision = "stallguard capture", .proc_root = "/proc",
 	};
+	/* The guardian's recorder is its own: this one records for a while first. */
+	struct sg_recorder_opts opts = { .oncpu_hz = cfg.recorder_hz, .window_usec = cfg.recorder_window_usec };
+	struct sg_recorder *recorder = NULL;
+	char note[256], why[200];
+	if (cfg.recorder == SG_RECORDER_OFF) {
+		snprintf(note, sizeof(note), "off (recorder = off): no stacks");
+	} else if (sg_recorder_open(&opts, &recorder, why, sizeof(why)) < 0 || sg_recorder_attach(recorder) < 0) {
+		fprintf(stderr, "stallguard: the BPF recorder cannot run here: %s; no stacks in this bundle\n",
+			why[0] ? why : "cannot attach");
+		snprintf(note, sizeof(note), "unavailable: %s", why[0] ? why : "cannot attach");
+		sg_recorder_close(recorder);
+		recorder = NULL;
+	} else {
+		snprintf(note, sizeof(note), "recorded for %u s by stallguard capture (on-CPU %u Hz)",
+			 (unsigned)(MANUAL_RECORD_USEC / USEC_PER_SEC), opts.oncpu_hz);
+		usleep(MANUAL_RECORD_USEC);
+	}
+	in.recorder = recorder;
+	in.recorder_note = note;
 	int r = sg_capture_write(&in, dir, sizeof(dir), &elapsed_ms);
+	sg_recorder_close(recorder);
 	if (r < 0 && !dir[0]) {
 		fprintf(stderr, "stallguard: cannot write a capture bundle in %s: %s\n", cfg.capture_dir, strerror(-r));
 		sg_config_free(&cfg);
@@ -332,6 +377,49 @@ static int command_capture(const struct cli *cli)
 	printf("%s\n", dir);
 	if (r < 0)
 		fprintf(stderr, "stallguard: some files of %s could not be written: %s\n", dir, strerror(-r));
+	sg_config_free(&cfg);
+	return r < 0 ? 1 : 0;
+}
+
+static int command_record(const struct cli *cli)
+{
+	struct sg_config cfg;
+	int status = load_config(cli, true, &cfg);
+
+	if (status)
+		return status;
+	status = sg_record_command(&cfg, cli->output, cli->duration_usec);
+	sg_config_free(&cfg);
+	return status;
+}
+
+static int command_replay(const struct cli *cli)
+{
+	struct sg_replay_summary summary;
+	struct sg_trace_data trace;
+	struct sg_config cfg;
+	char err[256];
+	int status = load_config(cli, false, &cfg), r;
+
+	if (status)
+		return status;
+	cfg.dry_run = true;
+	r = sg_trace_load(cli->trace, &trace, err, sizeof(err));
+	if (r < 0) {
+		if (r == -EINVAL)
+			fprintf(stderr, "%s:%s\n", cli->trace, err);
+		else
+			fprintf(stderr, "stallguard: cannot read %s: %s\n", cli->trace, strerror(-r));
+		sg_config_free(&cfg);
+		return 1;
+	}
+	r = sg_replay(&cfg, &trace, stdout, stderr, &summary);
+	if (r < 0)
+		fprintf(stderr, "stallguard: cannot replay %s: %s\n", cli->trace, strerror(-r));
+	else
+		printf("replayed %zu samples over %.1f s: %zu decisions\n", summary.rows,
+		       trace.nrows ? (double)trace.t_usec[trace.nrows - 1] / 1e6 : 0.0, summary.decisions);
+	sg_trace_free(&trace);
 	sg_config_free(&cfg);
 	return r < 0 ? 1 : 0;
 }
@@ -367,7 +455,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") && strcmp(argv[1], "check") && strcmp(argv[1], "signals") &&
 	    strcmp(argv[1], "status") && strcmp(argv[1], "revert") && strcmp(argv[1], "capture") &&
-	    strcmp(argv[1], "doctor"))
+	    strcmp(argv[1], "doctor") && strcmp(argv[1], "record") && strcmp(argv[1], "replay"))
 		return usage_error("unknown command '%s'", argv[1]);
 	int status = parse_args(argc, argv, &cli);
 	if (status)
@@ -387,5 +475,9 @@ int main(int argc, char **argv)
 		return command_revert(&cli);
 	if (strcmp(cli.command, "capture") == 0)
 		return command_capture(&cli);
+	if (strcmp(cli.command, "record") == 0)
+		return command_record(&cli);
+	if (strcmp(cli.command, "replay") == 0)
+		return command_replay(&cli);
 	return command_doctor(&cli);
 }

@@ -50,3 +50,39 @@ struct sg_stack_set {
 	size_t nips, ips_cap;
 	uint64_t lost;                   /* samples the recorder could not keep (full maps, lost stacks) */
 };
+
+#include <stdio.h>
+
+struct sg_symbolizer;
+
+/* a + b for sample counts and times, UINT64_MAX rather than wrapping. */
+static inline uint64_t sg_count_add(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
+/* Writes set to out in the folded format: one line per distinct stack,
+ * "FRAME;FRAME;...;FRAME COUNT\n", root first: the thread's comm, the user
+ * frames outermost to innermost, then the kernel frames outermost to
+ * innermost with the suffix "_[k]"; an off-CPU sample still blocked at the
+ * snapshot ends with the frame "[blocked at capture]". COUNT is the summed
+ * value of the samples with that line: microseconds off-CPU, samples on-CPU.
+ * Lines are sorted by their frames; samples of value 0 are left out. A trace
+ * index that is out of the set is the frame "[invalid stack]".
+ *
+ * Frames never hold ';', a newline or another control byte (';' becomes '_',
+ * control bytes '?'), nor a space at either end ('_'); an empty name is
+ * "[empty]". Before writing, the processes with user stacks are added to sym
+ * in order of their summed value, so when there are more than
+ * SG_SYMBOLIZER_MAX_PROCS the ones read are those that weigh most (processes
+ * added earlier, such as a kill's targets, keep their place). Names are from
+ * sym (looked up per frame: every frame but the
+ * innermost is a return address, so addr - 1 is looked up, which is inside the
+ * calling function); unknown frames are "[unknown]" or "FILE+0xOFFSET", see
+ * symbolize.h; with sym NULL (none could be made) every frame is
+ * "[unknown]", so the stacks' shape and comms still show. A set without samples writes nothing: an empty file, which
+ * sg_flamegraph_write draws as a graph saying there were no samples.
+ *
+ * Returns the number of lines written, -ENOMEM, or -EIO when out reports a
+ * write error. */
+int sg_stacks_write_folded(FILE *out, const struct sg_stack_set *set, struct sg_symbolizer *sym);

@@ -2,6 +2,7 @@
 #include "units.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,19 @@ size_t sg_strlcpy(char *dst, const char *src, size_t len)
 		dst[n] = '\0';
 	}
 	return src_len;
+}
+
+void sg_appendf(char *buf, size_t len, size_t *pos, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*pos >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *pos, len - *pos, fmt, ap);
+	va_end(ap);
+	*pos = n < 0 || (size_t)n >= len - *pos ? len : *pos + (size_t)n;
 }
 
 uint64_t sg_now_usec(void)

@@ -28,6 +28,11 @@ bool sg_all_digits(const char *s);
  * Returns the length of src, like strlcpy, so truncation is visible. */
 size_t sg_strlcpy(char *dst, const char *src, size_t len);
 
+/* Appends printf output at buf + *pos (buf holds len bytes), always
+ * NUL-terminated. Once it does not fit, *pos becomes len and later calls do
+ * nothing, so *pos >= len says the text was cut. */
+void sg_appendf(char *buf, size_t len, size_t *pos, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Monotonic time in microseconds. */
 uint64_t sg_now_usec(void);
 

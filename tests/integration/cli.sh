@@ -106,4 +106,29 @@ kill -TERM "$guard_pid"
 wait "$guard_pid"
 rc=$?
 [ "$rc" = 0 ] || fail "SIGTERM: exit $rc"
+
+# record, then replay the recording: a rule that holds at every sample
+# decides at the first one.
+cat >"$TMP/rec.ini" <<INI
+[guardian]
+interval = 200ms
+kmsg = $TMP/rec.ini
+[rule always]
+when = load.1 >= 0
+step = capture
+INI
+expect_exit 0 "record" "$SG" record -c "$TMP/rec.ini" -o "$TMP/t.trace" --duration 1.5
+head -1 "$TMP/t.trace" | grep -qx "# stallguard trace 1" || fail "record: no trace header"
+sed -n 3p "$TMP/t.trace" | grep -q "^t_ms,psi.cpu.some.avg10,.*,load.1,.*,kmsg.soft_lockup" ||
+	fail "record: unexpected columns: $(sed -n 3p "$TMP/t.trace" | cut -c1-200)"
+rows=$(tail -n +4 "$TMP/t.trace" | wc -l)
+((rows >= 6 && rows <= 8)) || fail "record: $rows rows in 1.5 s at 200 ms"
+expect_exit 0 "replay" "$SG" replay -c "$TMP/rec.ini" "$TMP/t.trace"
+grep -q '^+0.000s always: would apply "capture" to the host: load.1=' "$TMP/out" ||
+	fail "replay: no decision at the first sample: $(cat "$TMP/out")"
+grep -q "^replayed $rows samples" "$TMP/out" || fail "replay: summary: $(tail -1 "$TMP/out")"
+expect_exit 2 "replay without a trace" "$SG" replay -c "$TMP/rec.ini"
+expect_exit 2 "record without -o" "$SG" record -c "$TMP/rec.ini"
+expect_exit 1 "replay of a config file" "$SG" replay -c "$TMP/rec.ini" "$TMP/rec.ini"
+grep -q "rec.ini:1: not a stallguard trace" "$TMP/err" || fail "replay of junk: $(cat "$TMP/err")"
 exit 0

@@ -73,3 +73,18 @@ whole_disk_of() {
 	[ -n "$disk" ] && [ -e "/sys/block/$disk/dev" ] || fail "no whole disk under $1 (source '$src')"
 	devno=$(cat "/sys/block/$disk/dev")
 }
+
+# The [guardian] section of the service tests: INTERVAL, an empty kernel log
+# file, the journal and captures under $TMP, the metrics file METRICS
+# rewritten every second.
+guardian_ini() { # INTERVAL METRICS
+	: >>"$TMP/kmsg"
+	printf '[guardian]\ninterval = %s\nkmsg = %s\nstate_dir = %s\ncapture_dir = %s\nmetrics_file = %s\n' \
+		"$1" "$TMP/kmsg" "$TMP/state" "$TMP/captures" "$2"
+	echo "metrics_interval = 1s"
+}
+
+# The value of a metric line (NAME with its labels, exactly) in a metrics file.
+metric_in() { # FILE NAME
+	awk -v k="$2 " 'index($0, k) == 1 { print $NF }' "$1"
+}

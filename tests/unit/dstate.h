@@ -5,7 +5,10 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -38,4 +41,30 @@ static inline char task_state(pid_t pid)
 	if (n <= 0 || sg_task_stat_parse(buf, (size_t)n, &st) < 0)
 		return '?';
 	return st.state;
+}
+
+/* Forks a helper leading its own process group that sits in D until its
+ * vfork child dies; returns its pid or -1. dstate_helper_stop() ends both. */
+static inline pid_t dstate_helper_start(void)
+{
+	pid_t helper = fork();
+
+	if (helper == 0) {
+		setpgid(0, 0);
+		if (clone(vfork_child, vfork_stack + sizeof(vfork_stack), CLONE_VM | CLONE_VFORK | SIGCHLD, NULL) < 0)
+			_exit(3);
+		_exit(0);
+	}
+	if (helper > 0)
+		setpgid(helper, helper); /* both sides, so a stop never races it */
+	return helper;
+}
+
+static inline void dstate_helper_stop(pid_t helper)
+{
+	if (helper <= 0)
+		return;
+	kill(-helper, SIGKILL);
+	kill(helper, SIGKILL);
+	waitpid(helper, NULL, 0);
 }

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <ftw.h>
 #include <math.h>
+#include <sys/stat.h>
 
 /* Reads tests/fixtures/REL into a malloc'd NUL-terminated buffer; fails the test if missing. */
 static inline char *fixture_read(const char *rel, size_t *len)
@@ -59,4 +61,18 @@ static inline char *fixture_exact(const char *name, size_t *len)
 	memcpy(buf, text, *len);
 	free(text);
 	return buf;
+}
+
+static inline int fixture_remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* rm -rf DIR (not following links); returns nftw's result. */
+static inline int fixture_remove_tree(const char *dir)
+{
+	return nftw(dir, fixture_remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }

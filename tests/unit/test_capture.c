@@ -40,14 +40,6 @@ struct fix {
 	struct sg_kmsg_ring *ring;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	static struct fix f;
@@ -109,7 +101,7 @@ static int teardown(void **state)
 	sg_history_free(&f->hist);
 	sg_config_free(&f->cfg);
 	if (f->tmp[0])
-		nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		fixture_remove_tree(f->tmp);
 	return 0;
 }
 
@@ -134,6 +126,7 @@ static struct sg_capture_input input(struct fix *f, const char *rule, const char
 		.cfg = &f->cfg, .rule = rule, .job = "backup", .step = "capture", .reason = reason,
 		.decision = "io-storm: would apply \"capture\" to job backup", .dry_run = true,
 		.history = &f->hist, .tab = &f->tab, .kmsg = f->ring, .proc_root = "/proc",
+		.recorder_note = "off (recorder = off): no stacks",
 	};
 }
 
@@ -211,7 +204,7 @@ static void test_bundle(void **state)
 	assert_true(strlen(json_string_value(json_object_get(j, "host"))) > 0);
 	assert_true(strlen(json_string_value(json_object_get(j, "kernel"))) > 0);
 	assert_true(json_real_value(json_object_get(j, "uptime")) > 0);
-	assert_non_null(strstr(json_string_value(json_object_get(j, "recorder")), "no BPF recorder"));
+	assert_string_equal(json_string_value(json_object_get(j, "recorder")), "off (recorder = off): no stacks");
 	json_decref(j);
 
 	text = read_all(dir, "history.csv");

@@ -14,14 +14,6 @@
 #include "cgroupfs.h"
 #include "units.h"
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	char *dir = strdup("/tmp/sg-cgroupfs.XXXXXX");
@@ -38,7 +30,7 @@ static int teardown(void **state)
 {
 	char *dir = *state;
 
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_remove_tree(dir);
 	free(dir);
 	return 0;
 }

@@ -107,6 +107,12 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.kill_grace_usec, 5 * USEC_PER_SEC);
 	assert_int_equal(cfg.hook_timeout_usec, 10 * USEC_PER_SEC);
 	assert_true(cfg.revert_on_exit);
+	assert_int_equal(cfg.recorder, SG_RECORDER_ON);
+	assert_int_equal(cfg.recorder_hz, 49);
+	assert_int_equal(cfg.recorder_window_usec, 10 * USEC_PER_SEC);
+	assert_string_equal(cfg.heartbeat, "");
+	assert_int_equal(cfg.heartbeat_interval_usec, 60 * USEC_PER_SEC);
+	assert_int_equal(cfg.metrics_interval_usec, 10 * USEC_PER_SEC);
 	assert_int_equal(cfg.njobs, 0);
 	assert_int_equal(cfg.nrules, 0);
 	sg_config_free(&cfg);
@@ -792,6 +798,15 @@ static void make_hook(const struct hook_dir *d, const char *name, mode_t mode, u
 	close(fd);
 }
 
+/* Root-owned "ok" (0755) and "world" (0777) executables in d. */
+static void ok_and_world_hooks(const struct hook_dir *d)
+{
+	if (geteuid() != 0)
+		fail_msg("this test needs root: it makes root-owned hook files");
+	make_hook(d, "ok", 0755, 0);
+	make_hook(d, "world", 0777, 0);
+}
+
 static void load_hook(const char *name, const char *path, int *rc,
 		      struct sg_config_errors *errors)
 {
@@ -863,6 +878,46 @@ static void test_hook_files(void **state)
 	sg_config_errors_free(&errors);
 }
 
+/* heartbeat = PATH is checked like a hook file; heartbeat_interval is at least 1s. */
+static void test_heartbeat_keys(void **state)
+{
+	struct hook_dir *d = *state;
+	struct sg_config_errors errors;
+	struct sg_config cfg;
+	char text[512];
+	char *printed;
+
+	ok_and_world_hooks(d);
+	snprintf(text, sizeof(text), "[guardian]\nheartbeat = %s/ok\nheartbeat_interval = 5s\n", d->path);
+	assert_loads(text, &cfg);
+	assert_int_equal(cfg.heartbeat_interval_usec, 5 * USEC_PER_SEC);
+	assert_true(strncmp(cfg.heartbeat, d->path, strlen(d->path)) == 0);
+	printed = print_to_string(&cfg);
+	assert_non_null(strstr(printed, "/ok every 5s\n"));
+	free(printed);
+	sg_config_free(&cfg);
+
+	snprintf(text, sizeof(text), "[guardian]\nheartbeat =\n");
+	assert_loads(text, &cfg);
+	assert_string_equal(cfg.heartbeat, "");
+	printed = print_to_string(&cfg);
+	assert_non_null(strstr(printed, "  heartbeat (off)\n"));
+	free(printed);
+	sg_config_free(&cfg);
+
+	snprintf(text, sizeof(text), "[guardian]\n\nheartbeat = %s/world\n", d->path);
+	assert_int_equal(sg_config_load_string(NAME, text, &cfg, &errors), -EINVAL);
+	assert_error(&errors, NAME, 3, "heartbeat = ");
+	assert_error(&errors, NAME, 3, "writable by group or others (mode 0777)");
+	sg_config_errors_free(&errors);
+	sg_config_free(&cfg);
+
+	assert_one_error("[guardian]\nheartbeat_interval = 500ms\n", 2, "bad heartbeat_interval \"500ms\"");
+	assert_one_error("[guardian]\nmetrics_interval = 100ms\n", 2, "bad metrics_interval \"100ms\"");
+	snprintf(text, sizeof(text), "[guardian]\nheartbeat = %s/missing\n", d->path);
+	assert_one_error(text, 2, "missing: No such file or directory");
+}
+
 /* A relative hook path is taken from the config file's directory, not the cwd. */
 static void test_hook_relative(void **state)
 {
@@ -873,10 +928,7 @@ static void test_hook_relative(void **state)
 	char ini[128], want[PATH_MAX], text[256], cwd[PATH_MAX];
 	FILE *f;
 
-	if (geteuid() != 0)
-		fail_msg("this test needs root: it makes root-owned hook files");
-	make_hook(d, "ok", 0755, 0);
-	make_hook(d, "world", 0777, 0);
+	ok_and_world_hooks(d);
 	snprintf(ini, sizeof(ini), "%s/sg.ini", d->path);
 	f = fopen(ini, "w");
 	assert_non_null(f);
@@ -917,10 +969,38 @@ static void test_on_exit_values(void **state)
 	sg_config_free(&cfg);
 }
 
+static void test_recorder_values(void **state)
+{
+	struct sg_config cfg;
+	struct sg_config_errors errors = { 0 };
+
+	(void)state;
+	assert_int_equal(sg_config_load_string("x.ini", "[guardian]\nrecorder = on-trigger\nrecorder_hz = 99\n"
+							"recorder_window = 300ms\n", &cfg, &errors), 0);
+	assert_int_equal(cfg.recorder, SG_RECORDER_ON_TRIGGER);
+	assert_int_equal(cfg.recorder_hz, 99);
+	assert_int_equal(cfg.recorder_window_usec, 300 * USEC_PER_MSEC);
+	sg_config_free(&cfg);
+	assert_int_equal(sg_config_load_string("x.ini", "[guardian]\nrecorder = off\n", &cfg, &errors), 0);
+	assert_int_equal(cfg.recorder, SG_RECORDER_OFF);
+	sg_config_free(&cfg);
+	assert_int_equal(sg_config_load_string("x.ini", "[guardian]\nrecorder = sometimes\nrecorder_hz = 48\n"
+							"recorder_window = 61m\n[job j]\ncgroup = /j\nrecorder_hz = 100\n",
+						&cfg, &errors), -EINVAL);
+	assert_int_equal(errors.count, 4);
+	assert_non_null(strstr(errors.lines[0], "x.ini:2: bad recorder \"sometimes\": expected on, off or on-trigger"));
+	assert_non_null(strstr(errors.lines[1], "x.ini:3: bad recorder_hz \"48\": expected a whole number from 49 to 99"));
+	assert_non_null(strstr(errors.lines[2], "x.ini:4: bad recorder_window \"61m\": at most 1h"));
+	assert_non_null(strstr(errors.lines[3], "x.ini:7: unknown key \"recorder_hz\" in [job j]"));
+	sg_config_errors_free(&errors);
+	sg_config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_on_exit_values),
+		cmocka_unit_test(test_recorder_values),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_rule_defaults),
 		cmocka_unit_test(test_full_fixture),
@@ -938,6 +1018,7 @@ int main(void)
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test_setup_teardown(test_hook_files, hooks_setup, hooks_teardown),
+		cmocka_unit_test_setup_teardown(test_heartbeat_keys, hooks_setup, hooks_teardown),
 		cmocka_unit_test_setup_teardown(test_hook_relative, hooks_setup, hooks_teardown),
 	};
 

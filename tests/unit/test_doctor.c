@@ -100,6 +100,10 @@ static void test_healthy(void **state)
 	must_find(&r, "hung-task", "unlimited", SG_SEV_OK);
 	must_find(&r, "kmsg", "healthy/dev/kmsg", SG_SEV_OK);
 	must_find(&r, "disk", "vda: bfq honours", SG_SEV_OK);
+	must_find(&r, "bpf", "CAP_BPF and CAP_PERFMON held", SG_SEV_OK);
+	must_find(&r, "capabilities", "holds every capability the guardian uses", SG_SEV_OK);
+	must_find(&r, "sched-clock", "kernel 6.1.0-18-amd64 (x86_64) is past the 208.5-day", SG_SEV_OK);
+	must_find(&r, "zfs", "no ZFS icp module", SG_SEV_OK);
 	/* loop0 links under devices/virtual: skipped. */
 	assert_false(mentions(&r, "loop0"));
 	assert_int_equal(count_area(&r, "disk"), 1);
@@ -238,6 +242,89 @@ static void test_degraded(void **state)
 	assert_null(find(&r, "lockup", "soft lockups reported after"));
 }
 
+/* Capabilities are read from root/proc/self/status: none at all, then a
+ * kernel older than 5.8 (no CAP_PERFMON, CAP_BPF bits). */
+static void test_capabilities(void **state)
+{
+	static const char *const needed[] = { "CAP_KILL", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_IPC_LOCK",
+					       "CAP_SYSLOG", "CAP_DAC_OVERRIDE", "CAP_SYS_PTRACE", "CAP_SYS_ADMIN" };
+	struct sg_doctor_report r;
+	const struct sg_finding *f;
+	char needle[64];
+
+	(void)state;
+	run_case("caps-none", &r);
+	every_text_is_one_line(&r);
+	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+		snprintf(needle, sizeof(needle), "lacks %s:", needed[i]);
+		must_find(&r, "capabilities", needle, SG_SEV_WARNING);
+	}
+	assert_int_equal(count_area(&r, "capabilities"), 8);
+	f = must_find(&r, "capabilities", "lacks CAP_SYS_ADMIN", SG_SEV_WARNING);
+	assert_non_null(strstr(f->text, "kernel stacks"));
+	must_find(&r, "bpf", "CAP_BPF and CAP_PERFMON missing", SG_SEV_WARNING);
+	assert_null(find(&r, "capabilities", "holds every"));
+
+	run_case("caps-pre-5.8", &r);
+	must_find(&r, "capabilities", "holds every capability the guardian uses", SG_SEV_OK);
+	f = must_find(&r, "bpf", "missing: the BPF flight recorder cannot run", SG_SEV_WARNING);
+	assert_non_null(strstr(f->text, "CAP_BPF and CAP_PERFMON"));
+	assert_int_equal(count_area(&r, "capabilities"), 1);
+
+	/* No status file: said, not guessed. */
+	run_case("degraded", &r);
+	must_find(&r, "capabilities", "cannot read CapEff", SG_SEV_WARNING);
+	must_find(&r, "bpf", "unknown", SG_SEV_WARNING);
+}
+
+/* The 208.5-day sched_clock overflow: old x86 kernels, by uptime. */
+static void test_sched_clock(void **state)
+{
+	struct sg_doctor_report r;
+	const struct sg_finding *f;
+
+	(void)state;
+	run_case("sched-clock-old", &r);
+	f = must_find(&r, "sched-clock", "x86 kernel 2.6.32-220.el6.x86_64 up 10.0 days may wrap", SG_SEV_WARNING);
+	assert_non_null(strstr(f->text, "(in 198 days)"));
+	assert_int_equal(count_area(&r, "sched-clock"), 1);
+
+	run_case("sched-clock-wrap", &r);
+	f = must_find(&r, "sched-clock", "up 205.0 days: at or past the 208.5-day", SG_SEV_SEVERE);
+	assert_non_null(strstr(f->text, "reboot"));
+	assert_true(sg_doctor_severe(&r));
+
+	run_case("sched-clock-arm", &r);
+	must_find(&r, "sched-clock", "(armv5tel) is past", SG_SEV_OK);
+
+	run_case("degraded", &r);
+	must_find(&r, "sched-clock", "kernel release unreadable", SG_SEV_INFO);
+}
+
+/* ZFS native encryption and AES-GCM: icp_gcm_imp against the CPU's flags. */
+static void test_zfs_gcm(void **state)
+{
+	struct sg_doctor_report r;
+	const struct sg_finding *f;
+
+	(void)state;
+	run_case("zfs-no-avx-impl", &r);
+	f = must_find(&r, "zfs", "has no AVX implementation", SG_SEV_WARNING);
+	assert_non_null(strstr(f->text, "cycle [fastest] generic pclmulqdq"));
+
+	run_case("zfs-generic", &r);
+	f = must_find(&r, "zfs", "set to generic although AVX is available", SG_SEV_WARNING);
+	assert_non_null(strstr(f->text, "echo avx > /sys/module/icp/parameters/icp_gcm_imp"));
+
+	run_case("zfs-avx", &r);
+	must_find(&r, "zfs", "can use AVX", SG_SEV_OK);
+
+	/* avx512_bf16x is not avx. */
+	run_case("zfs-cpu-without-avx", &r);
+	must_find(&r, "zfs", "the CPU has no AVX", SG_SEV_INFO);
+	assert_int_equal(count_area(&r, "zfs"), 1);
+}
+
 static void test_severe(void **state)
 {
 	struct sg_doctor_report r = { .count = 0 };
@@ -276,14 +363,6 @@ static void test_print(void **state)
 	free(buf);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* More findings than fit: 70 disks with scheduler none, in a tree built here. */
 static void test_truncated(void **state)
 {
@@ -310,17 +389,19 @@ static void test_truncated(void **state)
 		assert_int_equal(fclose(f), 0);
 	}
 	sg_doctor_run(root, false, &r);
-	assert_int_equal(nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(fixture_remove_tree(root), 0);
 
-	/* psi, cgroup, btf, lockup, hung-task, kmsg: 6 findings, then 70 disks. */
+	/* psi, cgroup, btf, bpf, capabilities, lockup, hung-task, sched-clock,
+	 * kmsg: 9 findings, then 70 disks, then zfs: 80 in all, 63 shown. */
 	assert_int_equal(r.count, SG_DOCTOR_MAX_FINDINGS);
 	last = &r.findings[SG_DOCTOR_MAX_FINDINGS - 1];
 	assert_string_equal(last->area, "doctor");
 	assert_int_equal(last->severity, SG_SEV_WARNING);
-	assert_non_null(strstr(last->text, "13 more findings not shown"));
+	assert_non_null(strstr(last->text, "17 more findings not shown"));
 	must_find(&r, "disk", "nothing on sd0 ", SG_SEV_WARNING);
-	must_find(&r, "disk", "nothing on sd56 ", SG_SEV_WARNING);
-	assert_null(find(&r, "disk", "nothing on sd57 "));
+	must_find(&r, "disk", "nothing on sd53 ", SG_SEV_WARNING);
+	assert_null(find(&r, "disk", "nothing on sd54 "));
+	assert_null(find(&r, "zfs", ""));
 	assert_true(sg_doctor_severe(&r));
 }
 
@@ -384,6 +465,14 @@ static void test_this_host(void **state)
 		assert_non_null(strstr(f->text, tok));
 
 	must_find(&r, "btf", "BTF present", SG_SEV_OK);
+	must_find(&r, "bpf", "CAP_BPF and CAP_PERFMON held", SG_SEV_OK);
+	/* This host loads BPF: the recorder's programs pass the verifier. */
+	must_find(&r, "recorder", "the BPF flight recorder loads (sched_switch via tp_btf", SG_SEV_OK);
+	must_find(&r, "sched-clock", "is past the 208.5-day sched_clock overflow", SG_SEV_OK);
+	if (access("/sys/module/icp/parameters/icp_gcm_imp", F_OK) < 0)
+		must_find(&r, "zfs", "no ZFS icp module", SG_SEV_OK);
+	if (!have_cap_sys_resource())
+		must_find(&r, "capabilities", "lacks CAP_SYS_RESOURCE", SG_SEV_WARNING);
 	must_find(&r, "kmsg", "kernel log readable at /dev/kmsg", SG_SEV_OK);
 	must_find(&r, "disk", "vda: mq-deadline", SG_SEV_INFO);
 	assert_false(mentions(&r, "loop0"));
@@ -407,6 +496,9 @@ int main(void)
 		cmocka_unit_test(test_schedulers),
 		cmocka_unit_test(test_no_hung_task_detector),
 		cmocka_unit_test(test_degraded),
+		cmocka_unit_test(test_capabilities),
+		cmocka_unit_test(test_sched_clock),
+		cmocka_unit_test(test_zfs_gcm),
 		cmocka_unit_test(test_severe),
 		cmocka_unit_test(test_print),
 		cmocka_unit_test(test_truncated),

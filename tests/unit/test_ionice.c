@@ -72,6 +72,30 @@ static void child(void)
 	sleeper(NULL);
 }
 
+/* The job of test_revert_restores_newcomers: one thread until a byte comes
+ * on spawn_pipe, then a new thread and two child processes, all made by a
+ * thread that has the applied ioprio by then. */
+static int spawn_pipe[2];
+
+static void spawner(void)
+{
+	pthread_t t;
+	char byte;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	close(spawn_pipe[1]);
+	if (read(spawn_pipe[0], &byte, 1) != 1)
+		_exit(1);
+	if (pthread_create(&t, NULL, sleeper, NULL) != 0)
+		_exit(1);
+	for (int i = 0; i < 2; i++)
+		if (fork() == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			sleeper(NULL);
+		}
+	sleeper(NULL);
+}
+
 static void write_file(const char *dir, const char *file, long value)
 {
 	char path[512], text[32];
@@ -335,6 +359,93 @@ static void test_cgroup2_apply_revert(void **state)
 	expect_prios(job, before);
 }
 
+static int setup_spawner(void **state)
+{
+	struct job *job = calloc(1, sizeof(*job));
+
+	if (!job || pipe(spawn_pipe) < 0)
+		return -1;
+	job->pid = fork();
+	if (job->pid == 0)
+		spawner();
+	close(spawn_pipe[0]);
+	*state = job;
+	return job->pid > 0 ? 0 : -1;
+}
+
+static int teardown_spawner(void **state)
+{
+	struct job *job = *state;
+
+	close(spawn_pipe[1]);
+	if (job && job->cg2[0]) /* the child processes too */
+		write_file(job->cg2, "cgroup.kill", 1);
+	return teardown_job(state);
+}
+
+/* The pids in cgroup.procs of dir other than leader, up to max. */
+static size_t other_procs(const char *dir, pid_t leader, pid_t *out, size_t max)
+{
+	char path[512];
+	size_t n = 0;
+	long pid;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	while (fscanf(f, "%ld", &pid) == 1)
+		if (pid != leader && n < max)
+			out[n++] = (pid_t)pid;
+	fclose(f);
+	return n;
+}
+
+static void test_revert_restores_newcomers(void **state)
+{
+	struct job *job = *state;
+	struct journal_check jc = { .job = job };
+	struct sg_step step;
+	struct sg_action_env env;
+	pid_t kids[2];
+
+	make_cgroup("/sys/fs/cgroup/unified", job->cg2, sizeof(job->cg2));
+	write_file(job->cg2, "cgroup.procs", job->pid);
+	set_prio(job->pid, BE(3));
+	/* One thread for now: journal_cb checks it NTHREADS times. */
+	for (int i = 0; i < NTHREADS; i++) {
+		job->tids[i] = job->pid;
+		jc.expect[i] = BE(3);
+	}
+
+	init(&step, &env, &undo, "ionice idle", 3, 0);
+	init_target();
+	snprintf(target.cgroup2, sizeof(target.cgroup2), "%s", job->cg2);
+	assert_int_equal(sg_action_ionice.apply(&env, &target, &undo, journal_cb, &jc), 0);
+	assert_int_equal(count_entries(undo.data), 1);
+	assert_int_equal(get_prio(job->pid), IDLE);
+
+	/* The job makes a thread and two processes while demoted: they inherit idle. */
+	assert_int_equal(write(spawn_pipe[1], "x", 1), 1);
+	int tries = 0;
+	while ((read_tids(job) < 2 || other_procs(job->cg2, job->pid, kids, 2) < 2) && tries++ < 500)
+		pt_msleep(10);
+	assert_int_equal(read_tids(job), 2);
+	assert_int_equal(other_procs(job->cg2, job->pid, kids, 2), 2);
+	pid_t thread = job->tids[1];
+	assert_int_equal(get_prio(thread), IDLE);
+	assert_int_equal(get_prio(kids[0]), IDLE);
+	/* An operator gives one of them a priority of its own meanwhile. */
+	set_prio(kids[1], BE(7));
+
+	assert_int_equal(sg_action_ionice.revert(&env, &undo), 0);
+	assert_int_equal(get_prio(job->pid), BE(3));
+	/* The new thread gets its leader's old priority; the new process, whose
+	 * leader was never recorded, the one most recorded threads had. */
+	assert_int_equal(get_prio(thread), BE(3));
+	assert_int_equal(get_prio(kids[0]), BE(3));
+	assert_int_equal(get_prio(kids[1]), BE(7));
+}
+
 static void test_journal_failure(void **state)
 {
 	struct job *job = *state;
@@ -592,6 +703,7 @@ int main(void)
 		JOB_TEST(test_nothing_to_do),
 		JOB_TEST(test_step_mismatch),
 		JOB_TEST(test_missing_cgroup),
+		cmocka_unit_test_setup_teardown(test_revert_restores_newcomers, setup_spawner, teardown_spawner),
 		cmocka_unit_test(test_revert_bad_data),
 		cmocka_unit_test(test_describe),
 	};

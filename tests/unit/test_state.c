@@ -33,18 +33,12 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct ctx *c = *state;
 
 	chmod(c->base, 0700);
-	nftw(c->base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_remove_tree(c->base);
 	free(c);
 	return 0;
 }
