@@ -34,8 +34,8 @@
  * A target owned by a systemd unit is limited through systemd:
  * SetUnitProperties(runtime=true) with the IO*Max property of each key the
  * step sets, on the whole disk's device node. DEVICE is the path the unit
- * already lists for that disk (any path whose device number is the disk's),
- * else /dev/NAME, so a limit the unit has is changed in place rather than
+ * already lists for that disk (/dev/NAME, or any path whose device number
+ * is the disk's), else /dev/NAME, so a limit the unit has is changed in place rather than
  * doubled under another name. The unit's four properties are read first and
  * journaled; revert sets the previous values back, "max" as no limit. */
 #include "action.h"
@@ -365,18 +365,29 @@ static bool file_exists(const char *dir, const char *name)
 /* What the unit lists for the disk: the path it names it by, and the limits. */
 struct unit_limits {
 	dev_t disk;
+	char node[SG_PATH_MAX];        /* /dev/NAME */
 	unsigned key;                  /* the property being read */
 	char device[SG_PATH_MAX];      /* "" until a listed path is the disk */
 	uint64_t prev[NKEYS];
 };
 
+/* Whether a path the unit lists is the disk: /dev/NAME itself (which a
+ * guardian with a private /dev, PrivateDevices=yes, cannot stat), or any
+ * path to a block device with the disk's number. */
+static bool is_the_disk(const struct unit_limits *l, const char *device)
+{
+	struct stat st;
+
+	return strcmp(device, l->node) == 0 ||
+	       (stat(device, &st) == 0 && S_ISBLK(st.st_mode) && st.st_rdev == l->disk);
+}
+
 static int note_limit(const char *device, uint64_t value, void *userdata)
 {
 	struct unit_limits *l = userdata;
-	struct stat st;
 
-	if (!l->device[0] && stat(device, &st) == 0 && S_ISBLK(st.st_mode) && st.st_rdev == l->disk &&
-	    strlen(device) < sizeof(l->device) && !strpbrk(device, " \t\n"))
+	if (!l->device[0] && strlen(device) < sizeof(l->device) && !strpbrk(device, " \t\n") &&
+	    is_the_disk(l, device))
 		sg_strlcpy(l->device, device, sizeof(l->device));
 	if (strcmp(device, l->device) == 0)
 		l->prev[l->key] = value;
@@ -408,6 +419,9 @@ static int apply_unit(const struct sg_action_env *env, const struct sg_target *t
 	if (len <= 0)
 		return -ENODEV;
 	link[len] = '\0';
+	const char *name = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
+	if ((size_t)snprintf(l.node, sizeof(l.node), "/dev/%s", name) >= sizeof(l.node))
+		return -ENAMETOOLONG;
 	for (unsigned k = 0; k < NKEYS; k++)
 		l.prev[k] = SG_SDBUS_LIMIT_MAX;
 	r = sg_sdbus_open(&sd);
@@ -415,11 +429,8 @@ static int apply_unit(const struct sg_action_env *env, const struct sg_target *t
 		l.key = k;
 		r = sg_sdbus_io_limits(&sd, target->unit, unit_properties[k], note_limit, &l);
 	}
-	if (r == 0 && !l.device[0]) {
-		const char *name = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
-		if ((size_t)snprintf(l.device, sizeof(l.device), "/dev/%s", name) >= sizeof(l.device))
-			r = -ENAMETOOLONG;
-	}
+	if (r == 0 && !l.device[0])
+		sg_strlcpy(l.device, l.node, sizeof(l.device));
 	if (r == 0) {
 		sg_strlcpy(undo->path, target->unit, sizeof(undo->path));
 		used = (size_t)snprintf(undo->data, sizeof(undo->data), "%s%s", unit_tag, l.device);

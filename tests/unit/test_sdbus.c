@@ -11,6 +11,8 @@
 #include "proctree.h"
 
 #include <ftw.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -344,7 +346,7 @@ static void test_iomax(void **state)
 {
 	struct proctree *fx = *state;
 	struct sg_config cfg;
-	char unit_arg[192], io_arg[256], want[2048], what[512], node[64], alias[128];
+	char unit_arg[192], io_arg[256], want[2048], what[512], node[64], alias[128], text_calls[4096];
 
 	struct sg_target *t = unit_target(fx, "backup.service");
 	root_disk(t, node, sizeof(node));
@@ -393,6 +395,38 @@ static void test_iomax(void **state)
 	assert_int_equal(sg_action_iomax.apply(&env, t, undo2, journal, NULL), 0);
 	snprintf(want, sizeof(want), "systemd %s rbps=max wbps=max riops=max wiops=max", node);
 	assert_string_equal(undo2->data, want);
+	/* The unit lists /dev/NAME and the guardian has a /dev of its own
+	 * without it (PrivateDevices=yes): still that entry, by its name. */
+	stop(&bw.mock);
+	snprintf(io_arg, sizeof(io_arg), "--io=backup.service=IOWriteBandwidthMax:%s:1048576", node);
+	start_mock(unit_arg, io_arg, NULL);
+	int out[2];
+	assert_int_equal(pipe(out), 0);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		struct sg_undo *u = pt_new_undo(SG_STEP_IOMAX, step->text, 2);
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("tmpfs", "/dev", "tmpfs", 0, NULL) < 0 || access(node, F_OK) == 0)
+			_exit(2);
+		int r = sg_action_iomax.apply(&env, t, u, journal, NULL);
+		dprintf(out[1], "%d %s", r, u->data);
+		_exit(0);
+	}
+	close(out[1]);
+	char got[512] = "";
+	read_line(out[0], got, sizeof(got), 10000);
+	close(out[0]);
+	int status;
+	waitpid(child, &status, 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	snprintf(want, sizeof(want), "0 systemd %s rbps=max wbps=1048576 riops=max wiops=max", node);
+	assert_string_equal(got, want);
+	snprintf(want, sizeof(want), "SetUnitProperties backup.service true IOWriteBandwidthMax=%s:52428800 "
+		 "IOReadIOPSMax=%s:2000\n", node, node);
+	take_calls(text_calls, sizeof(text_calls));
+	assert_non_null(strstr(text_calls, want));
+
 	/* A unit gone since: nothing is left to undo. */
 	sg_strlcpy(undo2->path, "gone.service", sizeof(undo2->path));
 	take_calls(want, sizeof(want));
