@@ -23,6 +23,10 @@ struct sg_target {
 	char cgroup2[SG_PATH_MAX * 2];  /* its cgroup in the unified hierarchy, absolute; "" when none */
 	char blkio[SG_PATH_MAX * 2];    /* its v1 blkio cgroup (hybrid, legacy), absolute; "" when none */
 	char freezer[SG_PATH_MAX * 2];  /* its v1 freezer cgroup (legacy only), absolute; "" when none */
+	/* The systemd unit that owns cgroup2 (a `unit =` job, or the transient
+	 * scope a match job was put in): io.max, freeze and kill go through
+	 * systemd (sdbus.h), never its cgroup's files. "" when none. */
+	char unit[SG_PATH_MAX];
 	pid_t pids[SG_TARGET_PIDS_MAX]; /* its processes, for a target without any cgroup */
 	size_t npids;
 	unsigned dev_major, dev_minor;  /* the whole disk io.max applies to */
@@ -38,7 +42,9 @@ struct sg_undo {
 	char path[SG_PATH_MAX * 2];    /* the file or directory acted on (cgroup dir, hook) */
 	/* Kind-specific, printable text with no newline, e.g. ionice:
 	 * "TID:IOPRIO TID:IOPRIO ...", io.max: the previous limits line,
-	 * freeze: "cgroup2", "freezer" or "sigstop PID PID ...". */
+	 * freeze: "cgroup2", "freezer" or "sigstop PID PID ...". Steps taken
+	 * through systemd have data starting with "systemd" and the unit's
+	 * name as path. */
 	char data[SG_UNDO_DATA_MAX];
 };
 
@@ -50,10 +56,17 @@ struct sg_action_env {
 	unsigned level;
 	const char *reason;   /* the signals that held, one line */
 	const char *capture;  /* capture bundle path, "" when none */
+	/* Where a failing action says more than its errno (the bus error's name
+	 * and message), for the log line; NULL: nowhere. */
+	char *detail;
+	size_t detail_len;
 };
 
 /* Records undo in the journal; returns 0 or -errno (then the action must not act). */
 typedef int (*sg_journal_fn)(const struct sg_undo *undo, void *userdata);
+
+/* Copies text into env->detail, when there is one. */
+void sg_action_detail(const struct sg_action_env *env, const char *text);
 
 /* Calls journal(undo, userdata): 0, or -errno when the action must not act
  * (a positive answer is not a success: -EIO). */

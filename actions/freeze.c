@@ -14,7 +14,13 @@
  * freezer.state FROZEN); past that apply returns -ETIMEDOUT with the undo
  * already journaled (a task in D state freezes only when it leaves the
  * kernel), so revert still thaws. SIGSTOP is not waited for: the signal is
- * queued and the task stops when it next returns to user space. */
+ * queued and the task stops when it next returns to user space.
+ *
+ * A target owned by a systemd unit is frozen through systemd: FreezeUnit,
+ * confirmed by the unit's FreezerState "frozen" within the same 1 s; undo
+ * data "systemd", path the unit. Revert is ThawUnit, confirmed by
+ * FreezerState "running"; a unit that is gone or inactive has nothing
+ * frozen. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -27,6 +33,7 @@
 
 #include "action.h"
 #include "cgroupfs.h"
+#include "sdbus.h"
 #include "units.h"
 
 #define FREEZE_CONFIRM_USEC (1 * USEC_PER_SEC)
@@ -148,10 +155,64 @@ static int apply_sigstop(const struct sg_target *target, struct sg_undo *undo,
 	return jerr ? jerr : err;
 }
 
+/* Polls the unit's FreezerState until it is want, until deadline. */
+static int wait_unit(struct sg_sdbus *sd, const char *unit, const char *want, uint64_t deadline)
+{
+	char state[32];
+
+	for (;;) {
+		int r = sg_sdbus_freezer_state(sd, unit, state, sizeof(state));
+		if (r < 0)
+			return r;
+		if (strcmp(state, want) == 0)
+			return 0;
+		if (sg_now_usec() >= deadline) {
+			snprintf(sd->error, sizeof(sd->error), "%s: FreezerState is \"%s\", not \"%s\"", unit, state,
+				 want);
+			return -ETIMEDOUT;
+		}
+		poll(NULL, 0, sg_msec_until(sg_now_usec(), deadline, SG_CGROUP_POLL_MSEC));
+	}
+}
+
+/* Freezes a unit: FreezeUnit (which systemd answers once it is frozen, or
+ * at once when a freeze is under way) and its FreezerState. */
+static int apply_unit(const struct sg_action_env *env, const struct sg_target *target, struct sg_undo *undo,
+		      sg_journal_fn journal, void *userdata)
+{
+	uint64_t deadline = sg_now_usec() + FREEZE_CONFIRM_USEC;
+	struct sg_sdbus sd;
+	int err = 0;
+
+	if (target->cgroup2[0]) {
+		int dirfd = open(target->cgroup2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		err = dirfd < 0 ? -errno : sg_cgroup_walk(dirfd, refuse_init_or_self, NULL);
+		if (dirfd >= 0)
+			close(dirfd);
+		if (err)
+			return err;
+	}
+	err = sg_sdbus_open(&sd);
+	if (!err) {
+		sg_strlcpy(undo->path, target->unit, sizeof(undo->path));
+		sg_strlcpy(undo->data, "systemd", sizeof(undo->data));
+		err = sg_action_journal(journal, userdata, undo);
+	}
+	if (!err)
+		err = sg_sdbus_freeze(&sd, target->unit, true);
+	if (!err)
+		err = wait_unit(&sd, target->unit, "frozen", deadline);
+	if (err && sd.error[0])
+		sg_action_detail(env, sd.error);
+	sg_sdbus_close(&sd);
+	return err;
+}
+
 static int freeze_apply(const struct sg_action_env *env, const struct sg_target *target,
 			struct sg_undo *undo, sg_journal_fn journal, void *userdata)
 {
-	(void)env;
+	if (target->unit[0])
+		return apply_unit(env, target, undo, journal, userdata);
 	if (target->cgroup2[0])
 		return apply_cgroup(target->cgroup2, true, undo, journal, userdata);
 	if (target->freezer[0])
@@ -193,9 +254,30 @@ static int revert_sigstop(const char *list)
 	return err;
 }
 
+/* Thaws a unit. One that is gone (-ENOENT) or inactive (-EHOSTDOWN) has
+ * nothing frozen. */
+static int revert_unit(const struct sg_action_env *env, const char *unit)
+{
+	uint64_t deadline = sg_now_usec() + FREEZE_CONFIRM_USEC;
+	struct sg_sdbus sd;
+	int err = sg_sdbus_open(&sd);
+
+	if (!err)
+		err = sg_sdbus_freeze(&sd, unit, false);
+	if (!err)
+		err = wait_unit(&sd, unit, "running", deadline);
+	if (err == -ENOENT || err == -EHOSTDOWN)
+		err = 0;
+	if (err && sd.error[0])
+		sg_action_detail(env, sd.error);
+	sg_sdbus_close(&sd);
+	return err;
+}
+
 static int freeze_revert(const struct sg_action_env *env, const struct sg_undo *undo)
 {
-	(void)env;
+	if (strcmp(undo->data, "systemd") == 0)
+		return revert_unit(env, undo->path);
 	if (strcmp(undo->data, "cgroup2") == 0)
 		return revert_cgroup(undo->path, true);
 	if (strcmp(undo->data, "freezer") == 0)
@@ -208,9 +290,12 @@ static int freeze_revert(const struct sg_action_env *env, const struct sg_undo *
 static void freeze_describe(const struct sg_undo *undo, char *buf, size_t len)
 {
 	const char *how = NULL;
-	char count[48];
+	char count[SG_PATH_MAX * 2 + 16];
 
-	if (strcmp(undo->data, "cgroup2") == 0) {
+	if (strcmp(undo->data, "systemd") == 0) {
+		snprintf(count, sizeof(count), "FreezeUnit %s", undo->path);
+		how = count;
+	} else if (strcmp(undo->data, "cgroup2") == 0) {
 		how = "cgroup.freeze";
 	} else if (strcmp(undo->data, "freezer") == 0) {
 		how = "v1 freezer";

@@ -23,9 +23,21 @@
  *   v1  "v1 MAJ:MIN rbps=N wbps=N riops=N wiops=N", each file's value as it
  *       was (0 = no limit, also when the file had no line); path is the
  *       blkio cgroup directory.
+ *   systemd  "systemd DEVICE rbps=V wbps=V riops=V wiops=V", the unit's
+ *       IOReadBandwidthMax, IOWriteBandwidthMax, IOReadIOPSMax and
+ *       IOWriteIOPSMax for DEVICE as they were (V a number, or "max" where
+ *       the unit listed no limit); path is the unit.
  * Revert writes back only the keys the step set (read from undo->step), so a
  * limit that someone else (another rule, an operator) put on another key in
- * the meantime is left alone. */
+ * the meantime is left alone.
+ *
+ * A target owned by a systemd unit is limited through systemd:
+ * SetUnitProperties(runtime=true) with the IO*Max property of each key the
+ * step sets, on the whole disk's device node. DEVICE is the path the unit
+ * already lists for that disk (/dev/NAME, or any path whose device number
+ * is the disk's), else /dev/NAME, so a limit the unit has is changed in place rather than
+ * doubled under another name. The unit's four properties are read first and
+ * journaled; revert sets the previous values back, "max" as no limit. */
 #include "action.h"
 
 #include <errno.h>
@@ -34,9 +46,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cgroupfs.h"
+#include "sdbus.h"
 #include "units.h"
 
 #define NKEYS 4
@@ -53,6 +67,13 @@ static const char *const v1_files[NKEYS] = {
 	"blkio.throttle.write_iops_device",
 };
 static const char v1_tag[] = "v1 ";
+static const char unit_tag[] = "systemd ";
+static const char *const unit_properties[NKEYS] = {
+	"IOReadBandwidthMax",
+	"IOWriteBandwidthMax",
+	"IOReadIOPSMax",
+	"IOWriteIOPSMax",
+};
 
 static int read_text(const char *path, char *buf, size_t size, size_t *len)
 {
@@ -341,6 +362,100 @@ static bool file_exists(const char *dir, const char *name)
 	return n > 0 && (size_t)n < sizeof(path) && access(path, F_OK) == 0;
 }
 
+/* What the unit lists for the disk: the path it names it by, and the limits. */
+struct unit_limits {
+	dev_t disk;
+	char node[SG_PATH_MAX];        /* /dev/NAME */
+	unsigned key;                  /* the property being read */
+	char device[SG_PATH_MAX];      /* "" until a listed path is the disk */
+	uint64_t prev[NKEYS];
+};
+
+/* Whether a path the unit lists is the disk: /dev/NAME itself (which a
+ * guardian with a private /dev, PrivateDevices=yes, cannot stat), or any
+ * path to a block device with the disk's number. */
+static bool is_the_disk(const struct unit_limits *l, const char *device)
+{
+	struct stat st;
+
+	return strcmp(device, l->node) == 0 ||
+	       (stat(device, &st) == 0 && S_ISBLK(st.st_mode) && st.st_rdev == l->disk);
+}
+
+static int note_limit(const char *device, uint64_t value, void *userdata)
+{
+	struct unit_limits *l = userdata;
+
+	if (!l->device[0] && strlen(device) < sizeof(l->device) && !strpbrk(device, " \t\n") &&
+	    is_the_disk(l, device))
+		sg_strlcpy(l->device, device, sizeof(l->device));
+	if (strcmp(device, l->device) == 0)
+		l->prev[l->key] = value;
+	return 0;
+}
+
+static void format_limit(uint64_t value, char *buf, size_t size)
+{
+	if (value == SG_SDBUS_LIMIT_MAX)
+		snprintf(buf, size, "max");
+	else
+		snprintf(buf, size, "%" PRIu64, value);
+}
+
+static int apply_unit(const struct sg_action_env *env, const struct sg_target *target, struct sg_undo *undo,
+		      sg_journal_fn journal, void *userdata)
+{
+	struct unit_limits l = { .disk = makedev(target->dev_major, target->dev_minor) };
+	const char *props[NKEYS];
+	uint64_t v[NKEYS], values[NKEYS];
+	char sys[64], link[256], val[VALUE_MAX];
+	struct sg_sdbus sd;
+	size_t n = 0, used;
+	ssize_t len;
+	int r;
+
+	snprintf(sys, sizeof(sys), "/sys/dev/block/%u:%u", target->dev_major, target->dev_minor);
+	len = readlink(sys, link, sizeof(link) - 1);
+	if (len <= 0)
+		return -ENODEV;
+	link[len] = '\0';
+	const char *name = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
+	if ((size_t)snprintf(l.node, sizeof(l.node), "/dev/%s", name) >= sizeof(l.node))
+		return -ENAMETOOLONG;
+	for (unsigned k = 0; k < NKEYS; k++)
+		l.prev[k] = SG_SDBUS_LIMIT_MAX;
+	r = sg_sdbus_open(&sd);
+	for (unsigned k = 0; r == 0 && k < NKEYS; k++) {
+		l.key = k;
+		r = sg_sdbus_io_limits(&sd, target->unit, unit_properties[k], note_limit, &l);
+	}
+	if (r == 0 && !l.device[0])
+		sg_strlcpy(l.device, l.node, sizeof(l.device));
+	if (r == 0) {
+		sg_strlcpy(undo->path, target->unit, sizeof(undo->path));
+		used = (size_t)snprintf(undo->data, sizeof(undo->data), "%s%s", unit_tag, l.device);
+		for (unsigned k = 0; r == 0 && k < NKEYS; k++) {
+			format_limit(l.prev[k], val, sizeof(val));
+			r = append(undo->data, sizeof(undo->data), &used, keys[k], val);
+		}
+	}
+	if (r == 0)
+		r = sg_action_journal(journal, userdata, undo);
+	step_values(env->step, v);
+	for (unsigned k = 0; k < NKEYS; k++) {
+		if (v[k] == SG_IOMAX_UNSET)
+			continue;
+		props[n] = unit_properties[k];
+		values[n++] = v[k] == SG_IOMAX_MAX ? SG_SDBUS_LIMIT_MAX : v[k];
+	}
+	if (r == 0)
+		r = sg_sdbus_set_io_limits(&sd, target->unit, l.device, props, values, n);
+	if (r < 0 && sd.error[0])
+		sg_action_detail(env, sd.error);
+	sg_sdbus_close(&sd);
+	return r;
+}
+
 static int iomax_apply(const struct sg_action_env *env, const struct sg_target *target,
 		       struct sg_undo *undo, sg_journal_fn journal, void *userdata)
 {
@@ -351,6 +466,10 @@ static int iomax_apply(const struct sg_action_env *env, const struct sg_target *
 
 	if (!step || step->kind != SG_STEP_IOMAX)
 		return -EINVAL;
+	if (target->unit[0]) {
+		r = whole_disk(target->dev_major, target->dev_minor);
+		return r < 0 ? r : apply_unit(env, target, undo, journal, userdata);
+	}
 	if (target->cgroup2[0] && file_exists(target->cgroup2, "io.max"))
 		v2 = true;
 	else if (target->blkio[0] && file_exists(target->blkio, v1_files[1]))
@@ -429,11 +548,46 @@ static int revert_v1(const struct sg_undo *undo, unsigned mask)
 	return err;
 }
 
+static int revert_unit(const struct sg_action_env *env, const struct sg_undo *undo, unsigned mask)
+{
+	const char *data = undo->data + strlen(unit_tag);
+	char device[SG_PATH_MAX], val[VALUE_MAX];
+	const char *props[NKEYS];
+	uint64_t values[NKEYS];
+	size_t len = strlen(data), n = 0;
+	struct sg_sdbus sd;
+	int r;
+
+	if (!nth_word(data, len, 0, device, sizeof(device)) || device[0] != '/')
+		return -EINVAL;
+	for (unsigned k = 0; k < NKEYS; k++) {
+		if (!(mask & (1u << k)))
+			continue;
+		if (!key_value(data, len, keys[k], val, sizeof(val)))
+			return -EINVAL;
+		if (strcmp(val, "max") == 0)
+			values[n] = SG_SDBUS_LIMIT_MAX;
+		else if (!sg_all_digits(val) || sscanf(val, "%" SCNu64, &values[n]) != 1)
+			return -EINVAL;
+		props[n++] = unit_properties[k];
+	}
+	r = sg_sdbus_open(&sd);
+	if (r == 0)
+		r = sg_sdbus_set_io_limits(&sd, undo->path, device, props, values, n);
+	if (r == -ENOENT)
+		r = 0; /* the unit is gone: nothing is left to undo */
+	if (r < 0 && sd.error[0])
+		sg_action_detail(env, sd.error);
+	sg_sdbus_close(&sd);
+	return r;
+}
+
 static int iomax_revert(const struct sg_action_env *env, const struct sg_undo *undo)
 {
 	unsigned mask = step_keys(undo->step);
 
-	(void)env;
+	if (strncmp(undo->data, unit_tag, strlen(unit_tag)) == 0)
+		return revert_unit(env, undo, mask);
 	if (strncmp(undo->data, v1_tag, strlen(v1_tag)) == 0)
 		return revert_v1(undo, mask);
 	return revert_v2(undo, mask);
@@ -441,6 +595,17 @@ static int iomax_revert(const struct sg_action_env *env, const struct sg_undo *u
 
 static void iomax_describe(const struct sg_undo *undo, char *buf, size_t len)
 {
+	if (strncmp(undo->data, unit_tag, strlen(unit_tag)) == 0) {
+		char device[SG_PATH_MAX];
+		const char *data = undo->data + strlen(unit_tag);
+
+		if (!nth_word(data, strlen(data), 0, device, sizeof(device)))
+			device[0] = '\0';
+		snprintf(buf, len, "%s on job %s, %s (systemd unit %s, IO*Max)", undo->step, undo->job, device,
+			 undo->path);
+		return;
+	}
+
 	bool v1 = strncmp(undo->data, v1_tag, strlen(v1_tag)) == 0;
 	const char *data = v1 ? undo->data + strlen(v1_tag) : undo->data;
 	char dev[DEV_MAX], link[512], sys[64];

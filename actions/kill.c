@@ -21,7 +21,15 @@
  * A v1 cgroup frozen because its parent is cannot be thawed from here:
  * that ends in -ETIMEDOUT.
  * Done when every process has exited (a zombie counts as exited) and the
- * cgroup lists no more, within kill_grace + 1 s; -ETIMEDOUT otherwise. */
+ * cgroup lists no more, within kill_grace + 1 s; -ETIMEDOUT otherwise.
+ *
+ * A target owned by a systemd unit is killed through systemd: KillUnit
+ * (whom "all") with SIGTERM, then with SIGKILL when the unit still has
+ * processes after kill_grace (SIGKILL at once when its FreezerState says
+ * frozen or freezing). Done when its cgroup says "populated 0" (or is
+ * removed), or, with no cgroup2 to read, when the unit is inactive, failed
+ * or gone, within 1 s of the SIGKILL. Undo data "systemd sigterm GRACE" or
+ * "systemd sigkill", path the unit. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -34,6 +42,7 @@
 
 #include "action.h"
 #include "cgroupfs.h"
+#include "sdbus.h"
 #include "units.h"
 
 #define KILL_CONFIRM_USEC (1 * USEC_PER_SEC)
@@ -246,6 +255,85 @@ out:
 	return err;
 }
 
+/* Waits until the unit has no process left: its cgroup2 unpopulated or
+ * removed, else its ActiveState inactive or failed, or the unit gone. */
+static int wait_unit_empty(struct sg_sdbus *sd, const struct sg_target *target, uint64_t timeout)
+{
+	uint64_t deadline = sg_now_usec() + timeout;
+	char state[32];
+	int r;
+
+	if (target->cgroup2[0]) {
+		int dirfd = open(target->cgroup2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dirfd < 0)
+			return sg_cgroup_gone(-errno) ? 0 : -errno;
+		r = sg_cgroup_wait_events(dirfd, "populated", 0, timeout);
+		close(dirfd);
+		return sg_cgroup_gone(r) ? 0 : r;
+	}
+	for (;;) {
+		r = sg_sdbus_active_state(sd, target->unit, state, sizeof(state));
+		if (r == -ENOENT || (r == 0 && (strcmp(state, "inactive") == 0 || strcmp(state, "failed") == 0)))
+			return 0;
+		if (r < 0)
+			return r;
+		if (sg_now_usec() >= deadline)
+			return -ETIMEDOUT;
+		poll(NULL, 0, sg_msec_until(sg_now_usec(), deadline, SG_CGROUP_POLL_MSEC));
+	}
+}
+
+static int kill_unit(const struct sg_action_env *env, uint64_t grace, const struct sg_target *target,
+		     struct sg_undo *undo, sg_journal_fn journal, void *userdata)
+{
+	struct sg_sdbus sd;
+	char state[32], g[32];
+	int err = 0;
+
+	if (target->cgroup2[0]) {
+		struct procset *set = calloc(1, sizeof(*set));
+		int dirfd = open(target->cgroup2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		err = !set ? -ENOMEM : dirfd < 0 ? -errno : sg_cgroup_walk(dirfd, walk_count, set);
+		if (!err && set->forbidden)
+			err = -EPERM;
+		if (dirfd >= 0)
+			close(dirfd);
+		free(set);
+		if (err)
+			return err;
+	}
+	err = sg_sdbus_open(&sd);
+	if (!err)
+		err = sg_sdbus_freezer_state(&sd, target->unit, state, sizeof(state));
+	/* a frozen unit takes SIGKILL but cannot handle SIGTERM */
+	bool frozen = !err && (strcmp(state, "frozen") == 0 || strcmp(state, "freezing") == 0);
+	if (!err) {
+		sg_strlcpy(undo->path, target->unit, sizeof(undo->path));
+		if (frozen)
+			snprintf(undo->data, sizeof(undo->data), "systemd sigkill");
+		else
+			snprintf(undo->data, sizeof(undo->data), "systemd sigterm %s",
+				 sg_format_duration(grace, g, sizeof(g)));
+		err = sg_action_journal(journal, userdata, undo);
+	}
+	if (!err && !frozen) {
+		err = sg_sdbus_kill(&sd, target->unit, SIGTERM);
+		if (!err)
+			err = wait_unit_empty(&sd, target, grace);
+	}
+	if ((!err && frozen) || err == -ETIMEDOUT) {
+		err = sg_sdbus_kill(&sd, target->unit, SIGKILL);
+		if (!err)
+			err = wait_unit_empty(&sd, target, KILL_CONFIRM_USEC);
+	}
+	if (err == -ENOENT)
+		err = 0; /* the unit is gone: nothing is left to kill */
+	if (err && sd.error[0])
+		sg_action_detail(env, sd.error);
+	sg_sdbus_close(&sd);
+	return err;
+}
+
 static int kill_apply(const struct sg_action_env *env, const struct sg_target *target,
 		      struct sg_undo *undo, sg_journal_fn journal, void *userdata)
 {
@@ -254,6 +342,8 @@ static int kill_apply(const struct sg_action_env *env, const struct sg_target *t
 	int srcfd = -1, freezerfd = -1, cg2fd = -1, err = 0;
 	bool frozen = false;
 
+	if (target->unit[0])
+		return kill_unit(env, grace, target, undo, journal, userdata);
 	if (target->cgroup2[0]) {
 		cg2fd = open(target->cgroup2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cg2fd < 0)
@@ -337,7 +427,13 @@ static void kill_describe(const struct sg_undo *undo, char *buf, size_t len)
 	unsigned long count;
 	char grace[32];
 
-	if (sscanf(d, "cgroup.kill %lu", &count) == 1)
+	if (sscanf(d, "systemd sigterm %31s", grace) == 1)
+		snprintf(buf, len, "kill job %s (KillUnit %s: SIGTERM, SIGKILL after %s)", undo->job, undo->path,
+			 grace);
+	else if (strcmp(d, "systemd sigkill") == 0)
+		snprintf(buf, len, "kill job %s (KillUnit %s: SIGKILL at once: the unit was frozen)", undo->job,
+			 undo->path);
+	else if (sscanf(d, "cgroup.kill %lu", &count) == 1)
 		snprintf(buf, len, "kill job %s (cgroup.kill, %lu process%s)", undo->job, count,
 			 count == 1 ? "" : "es");
 	else if (sscanf(d, "sigterm %31s", grace) == 1)

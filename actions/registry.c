@@ -4,6 +4,8 @@
 
 #include <errno.h>
 
+#include "units.h"
+
 extern const struct sg_action sg_action_ionice;
 extern const struct sg_action sg_action_iomax;
 extern const struct sg_action sg_action_freeze;
@@ -27,4 +29,10 @@ int sg_action_journal(sg_journal_fn journal, void *userdata, const struct sg_und
 {
 	int err = journal(undo, userdata);
 	return err > 0 ? -EIO : err;
+}
+
+void sg_action_detail(const struct sg_action_env *env, const char *text)
+{
+	if (env && env->detail && env->detail_len)
+		sg_strlcpy(env->detail, text, env->detail_len);
 }

@@ -10,6 +10,7 @@
 #include "cgroupfs.h"
 #include "decision_log.h"
 #include "log.h"
+#include "sdbus.h"
 #include "units.h"
 
 int sg_actuator_open(struct sg_actuator *act, const struct sg_config *cfg)
@@ -63,7 +64,7 @@ static int revert_entry(const struct sg_config *cfg, const struct sg_undo *undo,
 	int index = sg_config_find_rule(cfg, undo->rule);
 	const struct sg_rule *rule = index < 0 ? NULL : &cfg->rules[index];
 	const struct sg_outcome about = { undo->rule, undo->job, undo->step, undo->level, false, NULL };
-	char what[512];
+	char what[512], detail[SG_SDBUS_ERROR_MAX] = "";
 
 	const struct sg_step *step = rule && undo->level >= 1 && undo->level <= rule->nsteps ?
 					     &rule->steps[undo->level - 1] : NULL;
@@ -71,15 +72,15 @@ static int revert_entry(const struct sg_config *cfg, const struct sg_undo *undo,
 		step = NULL; /* the rule changed since: revert from the journal alone */
 	struct sg_action_env env = {
 		.cfg = cfg, .rule = step ? rule : NULL, .step = step, .level = undo->level, .reason = reason,
-		.capture = "",
+		.capture = "", .detail = detail, .detail_len = sizeof(detail),
 	};
 	if (!action)
 		return 0;
 	action->describe(undo, what, sizeof(what));
 	int r = action->revert(&env, undo);
 	if (r < 0) {
-		sg_log_outcome(&about, true, "%s: reverting %s failed: %s",
-			       undo->rule, what, strerror(-r));
+		sg_log_outcome(&about, true, "%s: reverting %s failed: %s%s%s%s", undo->rule, what, strerror(-r),
+			       detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
 		return r;
 	}
 	sg_log_outcome(&about, false, "%s: reverted: %s", undo->rule, what);
@@ -116,7 +117,7 @@ static void apply(struct sg_actuator *act, const struct sg_config *cfg, const st
 	const struct sg_step *step = &rule->steps[d->step];
 	const struct sg_action *action = sg_action_for(step->kind);
 	struct sg_undo *undo = act->undo;
-	char why[256], what[512];
+	char why[SG_SDBUS_ERROR_MAX + 256], what[512], detail[SG_SDBUS_ERROR_MAX] = "";
 	const struct sg_outcome about = {
 		rule->name, target_name(rule, cfg), step->text, (unsigned)d->step + 1, d->dry_run,
 		act->capture[d->rule][0] ? act->capture[d->rule] : NULL,
@@ -154,13 +155,13 @@ static void apply(struct sg_actuator *act, const struct sg_config *cfg, const st
 	undo->level = (unsigned)d->step + 1;
 	struct sg_action_env env = {
 		.cfg = cfg, .rule = rule, .step = step, .level = undo->level, .reason = d->reason,
-		.capture = act->capture[d->rule],
+		.capture = act->capture[d->rule], .detail = detail, .detail_len = sizeof(detail),
 	};
 	r = action->apply(&env, act->target, undo, journal_pending, act);
 	action->describe(undo, what, sizeof(what));
 	if (r < 0) {
-		sg_log_outcome(&about, true, "%s: %s failed: %s", rule->name,
-			       what, strerror(-r));
+		sg_log_outcome(&about, true, "%s: %s failed: %s%s%s%s", rule->name, what, strerror(-r),
+			       detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
 		/* A step that cannot be undone leaves no entry; one that may have
 		 * half happened keeps its entry so that it is reverted later. */
 		if (!sg_step_reversible(step->kind))

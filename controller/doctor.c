@@ -16,10 +16,12 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+#include <systemd/sd-daemon.h>
 
 #include "cgroup.h"
 #include "psi.h"
 #include "recorder.h"
+#include "sdbus.h"
 #include "units.h"
 
 #define CAP_SYS_RESOURCE_BIT 24
@@ -755,6 +757,30 @@ static void check_zfs_gcm(struct doctor *d)
 		add(d, SG_SEV_OK, "zfs", "ZFS AES-GCM can use AVX (icp_gcm_imp: %s)", impl);
 }
 
+/* Where systemd runs the host, units and scopes are changed through its
+ * D-Bus API: say whether it answers (GetUnit of init.scope, PID 1's own). */
+static void check_systemd(struct doctor *d)
+{
+	struct sg_sdbus sd;
+	char cgroup[64];
+
+	if (sd_booted() <= 0) {
+		add(d, SG_SEV_INFO, "systemd", "systemd does not run this host: a job found by `unit =` alone "
+			       "cannot be acted on; match jobs go into stallguard.jobs/JOB");
+		return;
+	}
+	int r = sg_sdbus_open(&sd);
+	if (r == 0)
+		r = sg_sdbus_control_group(&sd, "init.scope", cgroup, sizeof(cgroup));
+	if (r < 0)
+		add(d, SG_SEV_SEVERE, "systemd", "systemd runs this host but its D-Bus API does not answer (%.120s): "
+			       "steps on units and match jobs will fail", sd.error);
+	else
+		add(d, SG_SEV_OK, "systemd", "systemd runs this host and answers on the system bus: units and "
+			    "scopes are changed through it");
+	sg_sdbus_close(&sd);
+}
+
 void sg_doctor_run(const char *root, bool live, struct sg_doctor_report *report)
 {
 	struct doctor d = { .root = root, .root_len = strlen(root), .report = report };
@@ -777,6 +803,8 @@ void sg_doctor_run(const char *root, bool live, struct sg_doctor_report *report)
 	check_kmsg(&d);
 	check_disks(&d);
 	check_zfs_gcm(&d);
+	if (live)
+		check_systemd(&d);
 	finish(&d);
 }
 

@@ -22,11 +22,13 @@ struct sg_doctor_report {
 };
 
 /* Runs every check. root is "/" on the host, or a fixture tree holding proc/
- * and sys/ (and dev/kmsg); every file is read below it. live: load the BPF
- * recorder's programs (attaching nothing) and report whether they run, and really
- * arm a PSI trigger on root/proc/pressure/io and report its window (only
- * meaningful with root "/": the capability is read from this process's own
- * /proc/self/status). When there are more findings than fit, the last slot
+ * and sys/ (and dev/kmsg); every file is read below it. live: the checks of
+ * this very host too (only meaningful with root "/"): load the BPF
+ * recorder's programs (attaching nothing) and report whether they run,
+ * really arm a PSI trigger on root/proc/pressure/io and report its window
+ * (the capability is read from this process's own /proc/self/status), and,
+ * where systemd runs the host, ask it over D-Bus whether it answers. When
+ * there are more findings than fit, the last slot
  * says how many were left out and carries the worst of their severities. */
 void sg_doctor_run(const char *root, bool live, struct sg_doctor_report *report);
 

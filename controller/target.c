@@ -18,6 +18,7 @@
 
 #include "cgroupfs.h"
 #include "jobio.h"
+#include "sdbus.h"
 #include "units.h"
 
 #define OWN_CGROUP "stallguard.jobs"
@@ -302,6 +303,83 @@ static int v1_twin(const struct sg_target_paths *paths, const char *controller, 
 	return move_into(out, pids, count);
 }
 
+/* Makes unit the target: target->unit, and its cgroup, asked of systemd
+ * (sd open), as target->cgroup2 on the unified mount; on a legacy host the
+ * unit's processes, from systemd's own v1 hierarchy, go to target->pids
+ * (for ionice). A cgroup that holds a protected process is refused. */
+static int take_unit(const struct sg_target_paths *paths, const struct sg_config *cfg, struct sg_sdbus *sd,
+		     const char *unit, struct sg_target *target, char *why, size_t why_len)
+{
+	char cgroup[SG_PATH_MAX], dir[SG_PATH_MAX * 2];
+	int r = sg_sdbus_control_group(sd, unit, cgroup, sizeof(cgroup));
+
+	if (r == -ENOENT)
+		return why_fail(why, why_len, -ESRCH, "job %s: systemd has no unit %s (%s)", target->job, unit,
+				sd->error);
+	if (r < 0)
+		return why_fail(why, why_len, r, "job %s: cannot ask systemd for the cgroup of %s: %s", target->job,
+				unit, sd->error);
+	if (!cgroup[0])
+		return why_fail(why, why_len, -ESRCH, "job %s: unit %s runs nothing (it has no cgroup)", target->job,
+				unit);
+	if (paths->unified[0])
+		snprintf(dir, sizeof(dir), "%s%s", paths->unified, cgroup);
+	else
+		snprintf(dir, sizeof(dir), "%s/systemd%s", paths->cgroup_root, cgroup);
+	if (access(dir, F_OK) < 0)
+		return why_fail(why, why_len, -ESRCH, "job %s: unit %s has no cgroup %s", target->job, unit, dir);
+	pid_t protected_pid = protected_member(paths, cfg, dir);
+	if (protected_pid)
+		return why_fail(why, why_len, -EPERM, "job %s: its cgroup holds protected process %d", target->job,
+				(int)protected_pid);
+	sg_strlcpy(target->unit, unit, sizeof(target->unit));
+	if (paths->unified[0]) {
+		sg_strlcpy(target->cgroup2, dir, sizeof(target->cgroup2));
+		target->npids = 0;
+		return 0;
+	}
+	r = cgroup_pids(dir, target->pids, SG_TARGET_PIDS_MAX, &target->npids);
+	return r < 0 ? why_fail(why, why_len, r, "job %s: cannot list %s: %s", target->job, dir, strerror(-r)) : 0;
+}
+
+/* A job found by `unit =` where systemd runs the host: that unit. */
+static int resolve_unit(const struct sg_target_paths *paths, const struct sg_config *cfg, const char *unit,
+			struct sg_target *target, char *why, size_t why_len)
+{
+	struct sg_sdbus sd;
+	int r = sg_sdbus_open(&sd);
+
+	if (r < 0)
+		r = why_fail(why, why_len, r, "job %s: %s", target->job, sd.error);
+	else
+		r = take_unit(paths, cfg, &sd, unit, target, why, why_len);
+	sg_sdbus_close(&sd);
+	return r;
+}
+
+/* Loose processes where systemd runs the host: into the transient scope
+ * stallguard-JOB.scope (made, or joined when it exists), which is then the
+ * target. */
+static int into_scope(const struct sg_target_paths *paths, const struct sg_config *cfg, struct sg_target *target,
+		      char *why, size_t why_len)
+{
+	char scope[SG_NAME_MAX + 32], description[SG_NAME_MAX + 64];
+	struct sg_sdbus sd;
+	int r;
+
+	snprintf(scope, sizeof(scope), "stallguard-%s.scope", target->job);
+	snprintf(description, sizeof(description), "stallguard: the processes of job %s", target->job);
+	r = sg_sdbus_open(&sd);
+	if (r == 0)
+		r = sg_sdbus_scope(&sd, scope, description, target->pids, target->npids);
+	if (r < 0)
+		r = why_fail(why, why_len, r, "cannot put %s's processes in %s: %s", target->job, scope, sd.error);
+	else
+		r = take_unit(paths, cfg, &sd, scope, target, why, why_len);
+	sg_sdbus_close(&sd);
+	return r;
+}
+
 int sg_target_resolve(const struct sg_target_paths *paths, const struct sg_config *cfg, const struct sg_rule *rule,
 		      enum sg_step_kind kind, struct sg_target *target, char *why, size_t why_len)
 {
@@ -323,6 +401,8 @@ int sg_target_resolve(const struct sg_target_paths *paths, const struct sg_confi
 			return r;
 	}
 
+	if (job && job->unit[0] && paths->systemd)
+		return resolve_unit(paths, cfg, job->unit, target, why, why_len);
 	if (job && job->cgroup[0] && paths->layout == SG_CGROUP_LEGACY) {
 		/* v1 only: the job's cgroup is the same path in each controller. */
 		sg_strlcpy(rel, job->cgroup, sizeof(rel));
@@ -365,12 +445,16 @@ int sg_target_resolve(const struct sg_target_paths *paths, const struct sg_confi
 		}
 		if (target->npids == 0 && job && job->unit[0] && !job->nmatches)
 			return why_fail(why, why_len, -EOPNOTSUPP,
-					"job %s: a job found by `unit =` alone needs systemd's D-Bus API, which this "
-					"release does not use yet: give it `cgroup =` or `match =`",
+					"job %s: a job found by `unit =` alone needs systemd, which does not run this "
+					"host: give it `cgroup =` or `match =`",
 					job->name);
 		if (target->npids == 0)
 			return why_fail(why, why_len, -ESRCH, "%s: no process to act on", target->job);
-		if (!needs_cgroup(kind) || paths->systemd || !paths->unified[0])
+		if (!needs_cgroup(kind))
+			return 0;
+		if (paths->systemd)
+			return into_scope(paths, cfg, target, why, why_len);
+		if (!paths->unified[0])
 			return 0;
 		/* Before a cgroup step: into a cgroup of stallguard's own. */
 		snprintf(rel, sizeof(rel), "/%s", OWN_CGROUP);

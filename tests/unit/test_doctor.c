@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "fixture.h"
+
+#include <systemd/sd-daemon.h>
 #include "doctor.h"
 
 static void run_case(const char *name, struct sg_doctor_report *r)
@@ -440,6 +442,12 @@ static void test_this_host(void **state)
 		assert_null(find(&r, "psi-trigger", "armed with 500 ms"));
 	}
 	assert_int_equal(count_area(&r, "psi-trigger"), 1);
+
+	/* No systemd as PID 1 here: said, not asked over a bus. */
+	if (sd_booted() > 0)
+		fail_msg("systemd runs this host: this test expects the sandbox without it");
+	must_find(&r, "systemd", "systemd does not run this host", SG_SEV_INFO);
+	assert_int_equal(count_area(&r, "systemd"), 1);
 
 	/* Hybrid here: cgroup2 at /sys/fs/cgroup/unified, no io controller in it. */
 	f = must_find(&r, "cgroup", "layout hybrid, cgroup2 at /sys/fs/cgroup/unified ",

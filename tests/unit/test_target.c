@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Target resolution on this host's real /proc, cgroups and disks. */
 #include "fixture.h"
+#include "config_text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,16 +90,6 @@ static pid_t spawn(struct world *w, const char *comm, bool busy)
 	w->children[w->nchildren++] = pid;
 	usleep(20000); /* let it take its name */
 	return pid;
-}
-
-static void load(struct sg_config *cfg, const char *text)
-{
-	struct sg_config_errors errors = { 0 };
-
-	int r = sg_config_load_string("t.ini", text, cfg, &errors);
-	for (size_t i = 0; i < errors.count; i++)
-		print_message("%s\n", errors.lines[i]);
-	assert_int_equal(r, 0);
 }
 
 static void test_matches_and_protection(void **state)
