@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "cgroupfs.h"
@@ -16,6 +17,7 @@
 int sg_actuator_open(struct sg_actuator *act, const struct sg_config *cfg)
 {
 	memset(act, 0, sizeof(*act));
+	act->lock_fd = -1;
 	act->target = calloc(1, sizeof(*act->target));
 	act->undo = calloc(1, sizeof(*act->undo));
 	if (!act->target || !act->undo) {
@@ -29,6 +31,8 @@ int sg_actuator_open(struct sg_actuator *act, const struct sg_config *cfg)
 	act->paths.systemd = sd_booted() > 0;
 	sg_cgroup_detect("/sys/fs/cgroup", &act->paths.layout, act->unified, sizeof(act->unified));
 	int r = sg_state_open(&act->state, cfg->state_dir);
+	if (r == 0)
+		r = act->lock_fd = sg_state_lock(cfg->state_dir, &act->lock_holder);
 	if (r < 0) {
 		sg_actuator_close(act);
 		return r;
@@ -38,6 +42,9 @@ int sg_actuator_open(struct sg_actuator *act, const struct sg_config *cfg)
 
 void sg_actuator_close(struct sg_actuator *act)
 {
+	if (act->lock_fd >= 0)
+		close(act->lock_fd);
+	act->lock_fd = -1;
 	sg_state_free(&act->state);
 	free(act->target);
 	free(act->undo);

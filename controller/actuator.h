@@ -28,13 +28,17 @@ struct sg_actuator {
 	bool captured[SG_RULE_MAX];        /* this incident of the rule has its bundle */
 	char capture[SG_RULE_MAX][SG_PATH_MAX + 64]; /* that bundle, for hooks */
 	struct sg_state state;
+	int lock_fd;        /* holds state_dir/lock while open (sg_state_lock) */
+	pid_t lock_holder;  /* after -EBUSY from open: who holds it */
 	struct sg_target_paths paths;
 	char unified[SG_PATH_MAX];
 	struct sg_target *target; /* scratch, allocated at open */
 	struct sg_undo *undo;     /* scratch, allocated at open */
 };
 
-/* Opens the journal in cfg->state_dir and finds the cgroup layout. */
+/* Opens the journal in cfg->state_dir, takes its lock, and finds the cgroup
+ * layout. Returns 0, -EBUSY when another process holds the lock (its pid in
+ * lock_holder), or -errno. */
 int sg_actuator_open(struct sg_actuator *act, const struct sg_config *cfg);
 void sg_actuator_close(struct sg_actuator *act);
 

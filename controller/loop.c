@@ -476,17 +476,25 @@ static void harden(void)
 
 
 /* The journal lives in the configuration's state_dir; without it acting
- * would be unsafe, so the guardian then decides in dry-run only. */
-static void open_journal(struct guardian *g)
+ * would be unsafe, so the guardian then decides in dry-run only. Another
+ * guardian (or `stallguard revert`) acting on the same journal: returns
+ * -EBUSY, and the guardian does not start. */
+static int open_journal(struct guardian *g)
 {
 	int r = sg_actuator_open(&g->act, &g->gen->core.cfg);
 
+	if (r == -EBUSY) {
+		sg_log(LOG_ERR, "%s: the state journal is in use by pid %d (another guardian, or stallguard revert): "
+				"not starting", g->gen->core.cfg.state_dir, (int)g->act.lock_holder);
+		return r;
+	}
 	if (r < 0)
 		sg_log_errno(LOG_ERR, r, "cannot open the state journal in %s: deciding in dry-run only",
 			     g->gen->core.cfg.state_dir);
 	g->acting = r == 0;
 	if (!g->acting)
 		g->gen->core.cfg.dry_run = true;
+	return 0;
 }
 
 int sg_run(const struct sg_run_options *options)
@@ -509,7 +517,8 @@ int sg_run(const struct sg_run_options *options)
 	r = generation_new(&g, &g.gen);
 	if (r < 0)
 		return r == -EINVAL ? 2 : 1;
-	open_journal(&g);
+	if (open_journal(&g) < 0)
+		goto out;
 	g.kmsg_ring = calloc(1, sizeof(*g.kmsg_ring));
 	if (!g.kmsg_ring) {
 		sg_log(LOG_ERR, "out of memory");

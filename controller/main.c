@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* stallguard: the command line. Exit 0 success, 1 runtime failure, 2 bad
  * usage or invalid configuration. */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -208,38 +207,6 @@ static int command_signals(const struct cli *cli)
 	return status;
 }
 
-/* A `stallguard run` other than this process, or 0. */
-static pid_t running_guardian(void)
-{
-	DIR *dir = opendir("/proc");
-	struct dirent *de;
-	pid_t found = 0;
-
-	if (!dir)
-		return 0;
-	while (!found && (de = readdir(dir))) {
-		char path[64], cmdline[256];
-		long pid = strtol(de->d_name, NULL, 10);
-		if (pid <= 0 || pid == getpid())
-			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
-		FILE *f = fopen(path, "re");
-		if (!f)
-			continue;
-		size_t n = fread(cmdline, 1, sizeof(cmdline) - 1, f);
-		fclose(f);
-		cmdline[n] = '\0';
-		/* argv[0] ends in stallguard and argv[1] is run */
-		const char *base = strrchr(cmdline, '/');
-		base = base ? base + 1 : cmdline;
-		size_t argv0 = strlen(cmdline);
-		if (strcmp(base, "stallguard") == 0 && argv0 + 1 < n && strcmp(cmdline + argv0 + 1, "run") == 0)
-			found = (pid_t)pid;
-	}
-	closedir(dir);
-	return found;
-}
-
 static int command_status(const struct cli *cli)
 {
 	struct sg_config cfg;
@@ -269,7 +236,7 @@ static int command_status(const struct cli *cli)
 		sg_config_free(&cfg);
 		return 1;
 	}
-	pid_t guardian = running_guardian();
+	pid_t guardian = sg_state_lock_holder(cfg.state_dir);
 	if (cli->json && file) {
 		fputs(file, stdout);
 	} else if (cli->json) {
@@ -309,14 +276,14 @@ static int command_revert(const struct cli *cli)
 
 	if (status)
 		return status;
-	pid_t guardian = running_guardian();
-	if (guardian) {
-		fprintf(stderr, "stallguard: the guardian runs as pid %d: stop it (SIGTERM reverts with on_exit = "
-				"revert) before reverting from its journal\n", (int)guardian);
+	int r = sg_actuator_open(&act, &cfg);
+	if (r == -EBUSY) {
+		fprintf(stderr, "stallguard: the guardian runs as pid %d with this journal (%s): stop it (SIGTERM reverts "
+				"with on_exit = revert) before reverting from its journal\n", (int)act.lock_holder,
+			cfg.state_dir);
 		sg_config_free(&cfg);
 		return 1;
 	}
-	int r = sg_actuator_open(&act, &cfg);
 	if (r < 0) {
 		fprintf(stderr, "stallguard: cannot open the state journal in %s: %s\n", cfg.state_dir, strerror(-r));
 		sg_config_free(&cfg);

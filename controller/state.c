@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -629,4 +630,63 @@ void sg_state_free(struct sg_state *state)
 {
 	free(state->entries);
 	memset(state, 0, sizeof(*state));
+}
+
+#define LOCK_FILE "lock"
+
+/* The pid written in an open lock file, or 0. */
+static pid_t lock_pid(int fd)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	long pid;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, NULL, 10);
+	return pid > 0 && pid < INT32_MAX ? (pid_t)pid : 0;
+}
+
+int sg_state_lock(const char *state_dir, pid_t *holder)
+{
+	char path[SG_PATH_MAX + 16], text[32];
+	int fd, n;
+
+	*holder = 0;
+	if ((size_t)snprintf(path, sizeof(path), "%s/" LOCK_FILE, state_dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		*holder = lock_pid(fd);
+		close(fd);
+		return err;
+	}
+	n = snprintf(text, sizeof(text), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+pid_t sg_state_lock_holder(const char *state_dir)
+{
+	char path[SG_PATH_MAX + 16];
+	pid_t pid = 0;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/" LOCK_FILE, state_dir) >= sizeof(path))
+		return 0;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+		pid = lock_pid(fd);
+	close(fd);
+	return pid;
 }

@@ -8,6 +8,8 @@
  * never wait on a disk. */
 #pragma once
 
+#include <sys/types.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +49,16 @@ const struct sg_state_entry *sg_state_find(const struct sg_state *state, const c
 int sg_state_write(const struct sg_state *state);
 
 void sg_state_free(struct sg_state *state);
+
+/* The journal's lock, state_dir/lock: held (flock) by whoever acts on the
+ * journal — a running guardian, `stallguard revert` — for as long as it
+ * does, with its pid written in it, so that two of them never act on one
+ * journal. Returns a descriptor that holds it (close it to let go), or
+ * -EBUSY with *holder the holder's pid (0 when unreadable), or -errno. */
+int sg_state_lock(const char *state_dir, pid_t *holder);
+
+/* The pid of whoever holds state_dir's lock now, 0 when nobody does. */
+pid_t sg_state_lock_holder(const char *state_dir);
 
 /* Parses a state.json text (for tests and `stallguard status`). Returns 0 or
  * -EINVAL. */

@@ -102,6 +102,17 @@ seen=""
 while read -r -t 3 line <&"${GUARD[0]}"; do case "$line" in *"reload refused"*) seen=1; break ;; esac; done
 [ -n "$seen" ] || fail "an invalid config was not refused on reload"
 kill -0 "$guard_pid" || fail "the guardian died on an invalid reload"
+# The journal is the guardian's: status names it, a second guardian on the
+# same state_dir does not start, a revert of another journal is not refused.
+sed -i '$d' "$TMP/run.ini" # the invalid line
+expect_exit 0 "status" "$SG" status -c "$TMP/run.ini"
+grep -qx "guardian: running (pid $guard_pid)" "$TMP/out" || fail "status: $(head -1 "$TMP/out")"
+expect_exit 1 "a second guardian on one journal" "$SG" run -c "$TMP/run.ini"
+grep -q "the state journal is in use by pid $guard_pid" "$TMP/err" || fail "second guardian: $(cat "$TMP/err")"
+expect_exit 1 "revert of the running guardian's journal" "$SG" revert -c "$TMP/run.ini"
+grep -q "the guardian runs as pid $guard_pid with this journal" "$TMP/err" || fail "revert: $(cat "$TMP/err")"
+sed "s|state_dir = .*|state_dir = $TMP/state2|" "$TMP/run.ini" >"$TMP/other.ini"
+expect_exit 0 "revert of another journal" "$SG" revert -c "$TMP/other.ini"
 kill -TERM "$guard_pid"
 wait "$guard_pid"
 rc=$?

@@ -746,9 +746,33 @@ static void test_open_errors(void **state)
 	assert_null(zero.entries);
 }
 
+static void test_lock(void **state)
+{
+	struct ctx *c = *state;
+	struct sg_state st;
+	pid_t holder = -1;
+
+	assert_int_equal(sg_state_open(&st, c->dir), 0); /* makes the directory */
+	sg_state_free(&st);
+	assert_int_equal(sg_state_lock_holder(c->dir), 0);
+	int fd = sg_state_lock(c->dir, &holder);
+	assert_true(fd >= 0);
+	assert_int_equal(sg_state_lock_holder(c->dir), getpid());
+	/* A second taker, even in this process, finds it held, and by whom. */
+	assert_int_equal(sg_state_lock(c->dir, &holder), -EBUSY);
+	assert_int_equal(holder, getpid());
+	close(fd);
+	assert_int_equal(sg_state_lock_holder(c->dir), 0);
+	fd = sg_state_lock(c->dir, &holder);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(sg_state_lock("/nonexistent-dir-of-sg", &holder), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_record_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_atomic, setup, teardown),
