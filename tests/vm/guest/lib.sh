@@ -48,35 +48,51 @@ vm_cleanup() {
 trap vm_cleanup EXIT
 
 # Starts the guardian on CONFIG, its log in /run/vm/guardian.log (copied
-# back to /out); GUARD_PID is its pid. Fails when it does not come up.
+# back to /out) and, each line after the uptime it was read at, in
+# /run/vm/guardian.stamped; GUARD_PID is its pid. Fails when it does not
+# come up.
 GUARD_LOG=$VM_LOGS/guardian.log
+GUARD_STAMPED=$VM_LOGS/guardian.stamped
+stamp_lines() {
+	while IFS= read -r _line; do
+		read -r _up _ </proc/uptime
+		printf '%s %s\n' "$_up" "$_line" >>"$GUARD_STAMPED"
+		printf '%s\n' "$_line" >>"$GUARD_LOG"
+	done
+}
 start_guardian() {
 	stallguard check -c "$1" >"$VM_LOGS/check.txt" 2>&1 || fail "stallguard check $1: $(tail -1 "$VM_LOGS/check.txt")"
-	stallguard run -c "$1" >>"$GUARD_LOG" 2>&1 &
+	rm -f "$VM_LOGS/guardian.fifo"
+	mkfifo "$VM_LOGS/guardian.fifo"
+	stamp_lines <"$VM_LOGS/guardian.fifo" &
+	STAMPER_PID=$!
+	stallguard run -c "$1" >"$VM_LOGS/guardian.fifo" 2>&1 &
 	GUARD_PID=$!
 	on_exit "kill -TERM $GUARD_PID"
 	sleep 1
 	kill -0 "$GUARD_PID" 2>/dev/null || fail "the guardian exited at start: $(tail -3 "$GUARD_LOG" | tr '\n' ' ')"
 }
 
-# Stops the guardian with SIGTERM (it reverts what it applied) and waits.
+# Stops the guardian with SIGTERM (it reverts what it applied) and waits
+# for it and for the rest of its log.
 stop_guardian() {
 	kill -TERM "$GUARD_PID" 2>/dev/null
 	wait "$GUARD_PID"
+	wait "$STAMPER_PID"
 }
 
 # wait_log PATTERN SECONDS [FROM]: waits for a guardian log line matching
 # the extended regex PATTERN, counting only lines after line FROM (default
-# 0); sets LOG_LINE, LOG_LINENO and LOG_AT (uptime when seen). Fails the
-# scenario when none comes in time.
+# 0); sets LOG_LINE, LOG_LINENO and LOG_AT (the uptime at which the line was
+# written). Fails the scenario when none comes in time.
 wait_log() {
 	_deadline=$(awk -v n="$(now)" -v s="$2" 'BEGIN { print n + s }')
 	while :; do
 		_hit=$(WAIT_RE=$1 awk -v from="${3:-0}" 'NR > from && $0 ~ ENVIRON["WAIT_RE"] { print NR ":" $0; exit }' "$GUARD_LOG")
 		if [ -n "$_hit" ]; then
-			LOG_AT=$(now)
 			LOG_LINENO=${_hit%%:*}
 			LOG_LINE=${_hit#*:}
+			LOG_AT=$(sed -n "${LOG_LINENO}s/ .*//p" "$GUARD_STAMPED")
 			echo "  guardian line $LOG_LINENO at ${LOG_AT}s: $LOG_LINE"
 			return 0
 		fi
