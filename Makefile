@@ -23,7 +23,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all run test unit integration bench install deps clean
+.PHONY: all run test vm-test unit integration bench install deps clean
 all: stallguard
 
 deps:
@@ -52,10 +52,16 @@ run: deps
 	$(MAKE) stallguard
 	./stallguard run -c etc/stallguard.ini --dry-run
 
-# Every unit test binary, then every integration test; one summary line.
+# Every unit test binary, every integration test, then every scenario of the
+# real-kernel test bed (tests/vm); one summary line.
 test: deps
 	$(MAKE) stallguard $(UNIT_BIN)
 	@tests/run-all $(UNIT_BIN)
+
+# Only the test bed's scenarios; SCENARIO=NAME (or its number) runs one.
+vm-test: deps
+	$(MAKE) stallguard
+	@tests/vm/run $(SCENARIO)
 
 bench:
 	@scripts/install-deps bench
