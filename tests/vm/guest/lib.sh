@@ -43,7 +43,12 @@ VM_CLEANUPS=
 on_exit() { VM_CLEANUPS="$*
 $VM_CLEANUPS"; }
 vm_cleanup() {
-	echo "$VM_CLEANUPS" | while IFS= read -r c; do [ -n "$c" ] && eval "$c" >/dev/null 2>&1; done
+	# Not a pipeline: `wait` must run in the shell whose children it waits for.
+	while IFS= read -r _c; do
+		[ -n "$_c" ] && eval "$_c" >/dev/null 2>&1
+	done <<CLEANUPS
+$VM_CLEANUPS
+CLEANUPS
 }
 trap vm_cleanup EXIT
 
