@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Shell helpers for the test bed's guests (tests/vm), busybox ash and dash
 # alike: run a scenario under its time limit (vm_run_scenario, used by both
 # boot modes), and the scenario scripts' own helpers (figure, pass, fail,
@@ -112,5 +113,5 @@ gap() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 # within VALUE LO HI: true when LO <= VALUE <= HI.
 within() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }'; }
 
-# The newest capture bundle of RULE in DIR, or nothing.
-bundle_of() { ls -d "$2"/*-"$1" 2>/dev/null | tail -1; }
+# What a bundle's incident.json says of the BPF flight recorder.
+recorder_of() { grep -o '"recorder"[^,}]*' "$1/incident.json"; }
