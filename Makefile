@@ -38,7 +38,7 @@ PROG_SRC := $(wildcard tests/progs/*.c)
 PROG_BIN := $(PROG_SRC:tests/progs/%.c=$(B)/tests/progs/%)
 BPF_SKEL := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.skel.h,$(wildcard bpf/*.bpf.c))
 
-.PHONY: all run test unit integration bench install deps clean
+.PHONY: all run test vm-test unit integration bench install deps clean
 all: stallguard
 
 deps:
@@ -93,10 +93,16 @@ run: deps
 	$(MAKE) stallguard
 	./stallguard run -c etc/stallguard.ini --dry-run
 
-# Every unit test binary, then every integration test; one summary line.
+# Every unit test binary, every integration test, then every scenario of the
+# real-kernel test bed (tests/vm); one summary line.
 test: deps
 	$(MAKE) stallguard $(UNIT_BIN) $(PROG_BIN)
 	@tests/run-all $(UNIT_BIN)
+
+# Only the test bed's scenarios; SCENARIO=NAME (or its number) runs one.
+vm-test: deps
+	$(MAKE) stallguard
+	@tests/vm/run $(SCENARIO)
 
 bench:
 	@scripts/install-deps bench
