@@ -36,7 +36,7 @@
 #include "sdbus.h"
 #include "units.h"
 
-#define FREEZE_CONFIRM_USEC (1 * USEC_PER_SEC)
+#define FREEZE_CONFIRM_USEC (5 * USEC_PER_SEC) /* tasks in throttled I/O freeze only once it is done */
 
 /* Waits until freezer.state reads want (FREEZING while on the way). */
 static int wait_freezer(int dirfd, const char *want, uint64_t timeout_usec)

@@ -107,6 +107,23 @@ wait_log() {
 	done
 }
 
+# wait_capture RULE SECONDS [FROM]: the guardian's "RULE: capture DIR taken in
+# N ms (budget B ms)" line after line FROM, then, the bundle being stored by
+# the capture writer after the step, its "capture DIR: stored in" line. Sets
+# BUNDLE and CAPTURE_MS; LOG_LINE, LOG_LINENO and LOG_AT stay those of the
+# taken line.
+wait_capture() {
+	wait_log "^$1: capture /run/vm/captures/[^ ]*-$1 taken in [0-9]+ ms \\(budget [0-9]+ ms\\)" "$2" "${3:-0}"
+	BUNDLE=$(echo "$LOG_LINE" | sed 's/^[^ ]*: capture \([^ ]*\) taken in .*/\1/')
+	CAPTURE_MS=$(echo "$LOG_LINE" | sed 's/.* taken in \([0-9]*\) ms.*/\1/')
+	_taken="$LOG_LINE|$LOG_LINENO|$LOG_AT"
+	wait_log "^capture $BUNDLE: stored in [0-9]+ ms" 30 "$LOG_LINENO"
+	LOG_LINE=${_taken%%|*}
+	_taken=${_taken#*|}
+	LOG_LINENO=${_taken%%|*}
+	LOG_AT=${_taken#*|}
+}
+
 # gap A B: B - A, one decimal.
 gap() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
