@@ -132,6 +132,7 @@ static char why[256] = "not opened";
 struct fix {
 	struct sg_stack_set off, on;
 	pid_t child; /* leads its own process group; killed with it at teardown */
+	pid_t other; /* a second one, when a test needs one */
 };
 
 static int group_setup(void **state)
@@ -174,7 +175,8 @@ static int teardown(void **state)
 	struct fix *f = *state;
 
 	dstate_helper_stop(f->child);
-	f->child = 0;
+	dstate_helper_stop(f->other);
+	f->child = f->other = 0;
 	sg_stack_set_free(&f->off);
 	sg_stack_set_free(&f->on);
 	return 0;
@@ -418,6 +420,7 @@ static void test_window_ages_out(void **state)
 	need_recorder();
 	if (sg_recorder_open(&opts, &short_rec, short_why, sizeof(short_why)) < 0)
 		fail_msg("short-window recorder: %s", short_why);
+	f->other = start_zero_reader(); /* goes on running: the window still holds it */
 	f->child = start_zero_reader();
 	int err = f->child > 0 ? sg_recorder_attach(short_rec) : -ECHILD;
 	sleep_ms(1000);
@@ -432,6 +435,7 @@ static void test_window_ages_out(void **state)
 	if (err == 0)
 		err = sg_recorder_snapshot(short_rec, NULL, &f->on);
 	gone = sum_for(&f->on, reader);
+	uint64_t other = sum_for(&f->on, f->other);
 	sg_recorder_close(short_rec);
 	assert_int_equal(err, 0);
 	assert_true(reach >= SG_RECORDER_WINDOW_USEC_MIN && reach <= SG_RECORDER_WINDOW_USEC_MIN * 4 / 3 + 1);
@@ -439,7 +443,7 @@ static void test_window_ages_out(void **state)
 		      (unsigned long long)running, (unsigned long long)gone);
 	assert_true(running >= 10); /* 300-400 ms at 99 Hz: about 35 */
 	assert_int_equal(gone, 0);
-	assert_true(f->on.nsamples > 0); /* the rest of the machine is still recorded */
+	assert_true(other > 0); /* a reader still running is still recorded */
 }
 
 static void test_detach_stops(void **state)
