@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 	struct sg_recorder_opts opts = { 0 };
 	struct sg_recorder *rec;
 	struct sg_config cfg;
-	char why[200];
+	char why[200] = "cannot attach";
 	int n = argc == 2 ? atoi(argv[1]) : 0;
 
 	if (n <= 0) {

@@ -318,7 +318,7 @@ static int command_capture(const struct cli *cli)
 	/* The guardian's recorder is its own: this one records for a while first. */
 	struct sg_recorder_opts opts = { .oncpu_hz = cfg.recorder_hz, .window_usec = cfg.recorder_window_usec };
 	struct sg_recorder *recorder = NULL;
-	char note[256], why[200];
+	char note[256], why[200] = "";
 	if (cfg.recorder == SG_RECORDER_OFF) {
 		snprintf(note, sizeof(note), "off (recorder = off): no stacks");
 	} else if (sg_recorder_open(&opts, &recorder, why, sizeof(why)) < 0 || sg_recorder_attach(recorder) < 0) {
